@@ -1,0 +1,277 @@
+"""The CPU backend: NumPy arrays, with Numba kernels taking over on large arrays.
+
+Small arrays go to NumPy, whose per-call overhead (about half a microsecond) is far below
+a parallel kernel launch; from :data:`KERNEL_THRESHOLD` elements on, float arrays go to the
+parallel kernels built from :mod:`nesy.tensor.scalar`. ``kernel_threshold(0)`` forces the
+kernel path (the test-suite runs every op both ways).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+
+from ..device import CPU
+from .elementwise_numpy import QUIET, TABLE
+
+KERNEL_THRESHOLD = 1 << 15
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@contextlib.contextmanager
+def kernel_threshold(n: int):
+    """Temporarily route arrays of at least ``n`` elements to the Numba kernels."""
+    global KERNEL_THRESHOLD
+    previous, KERNEL_THRESHOLD = KERNEL_THRESHOLD, n
+    try:
+        yield
+    finally:
+        KERNEL_THRESHOLD = previous
+
+
+class CpuBackend:
+    """Array operations for tensors on the CPU (``device='cpu'``)."""
+
+    name = "cpu"
+
+    def __init__(self, device=CPU):
+        self.device = device
+        self._kernels = {}
+        self._reducers = {}
+
+    # --- creation -----------------------------------------------------------------------
+    def asarray(self, data, dtype=None):
+        return np.asarray(data, dtype=dtype)
+
+    def zeros(self, shape, dtype):
+        return np.zeros(shape, dtype)
+
+    def ones(self, shape, dtype):
+        return np.ones(shape, dtype)
+
+    def full(self, shape, value, dtype):
+        return np.full(shape, value, dtype)
+
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype)
+
+    def arange(self, start, stop, step, dtype):
+        return np.arange(start, stop, step, dtype=dtype)
+
+    def to_numpy(self, a):
+        return a
+
+    def from_numpy(self, a):
+        return a
+
+    # --- elementwise ----------------------------------------------------------------------
+    def map(self, name, *xs):
+        """Apply the elementwise op ``name`` (see ``elementwise_numpy.TABLE``) to ``xs``."""
+        for x in xs:
+            if type(x) is np.ndarray and x.size >= KERNEL_THRESHOLD and x.dtype in _FLOATS:
+                return self._map_kernel(name, xs)
+        if name in QUIET:
+            with np.errstate(all="ignore"):
+                return TABLE[name][0](*xs)
+        return TABLE[name][0](*xs)
+
+    def _map_kernel(self, name, xs):
+        arrays = [x for x in xs if type(x) is np.ndarray and x.dtype != np.bool_]
+        dtype = np.result_type(*arrays, *[x for x in xs if type(x) is not np.ndarray])
+        if dtype not in _FLOATS:
+            with np.errstate(all="ignore"):
+                return TABLE[name][0](*xs)
+        shape = np.broadcast_shapes(*[np.shape(x) for x in xs])
+        args = [_prepare(x, dtype, shape) for x in xs]
+        flat, strided = self._kernel(name)
+        out = np.empty(shape, dtype)
+        if all(not isinstance(a, np.ndarray) or a.shape == shape for a in args):
+            flat(out.reshape(-1), *[_ravel(a) for a in args])
+            return out
+        views = _coalesce3(out, [np.broadcast_to(a, shape) for a in args])
+        if views is None:
+            with np.errstate(all="ignore"):
+                return TABLE[name][0](*xs)
+        strided(*views)
+        return out
+
+    def _kernel(self, name):
+        pair = self._kernels.get(name)
+        if pair is None:
+            from .. import kernels
+
+            _, fn, arity = TABLE[name]
+            pair = self._kernels[name] = kernels.elementwise(fn, arity)
+        return pair
+
+    def compare(self, op, a, b):
+        return op(a, b)
+
+    # --- reductions -----------------------------------------------------------------------
+    def sum(self, x, axes, keepdims=False):
+        return self._reduce("sum", np.sum, x, axes, keepdims)
+
+    def amax(self, x, axes, keepdims=False):
+        return self._reduce("amax", np.amax, x, axes, keepdims)
+
+    def amin(self, x, axes, keepdims=False):
+        return self._reduce("amin", np.amin, x, axes, keepdims)
+
+    def prod(self, x, axes, keepdims=False):
+        return np.prod(x, axis=axes, keepdims=keepdims)
+
+    def cumprod(self, x, axis):
+        return np.cumprod(x, axis=axis)
+
+    def _reduce(self, name, numpy_fn, x, axes, keepdims):
+        if not (
+            x.size >= KERNEL_THRESHOLD and x.dtype in _FLOATS and x.flags.c_contiguous and axes
+        ):
+            return numpy_fn(x, axis=axes, keepdims=keepdims)
+        lo, hi = min(axes), max(axes)
+        if hi - lo + 1 != len(axes):  # not one contiguous block of axes
+            return numpy_fn(x, axis=axes, keepdims=keepdims)
+        p = math.prod(x.shape[:lo])
+        n = math.prod(x.shape[lo : hi + 1])
+        q = math.prod(x.shape[hi + 1 :])
+        middle, rows, full = self._reducer(name)
+        if p * q == 1:
+            out = np.asarray(full(x.reshape(-1)), dtype=x.dtype).reshape(())
+        elif q == 1:
+            out = np.empty(p, x.dtype)
+            rows(x.reshape(p, n), out)
+        else:
+            out = np.empty((p, q), x.dtype)
+            middle(x.reshape(p, n, q), out)
+        kept = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
+        if keepdims:
+            return out.reshape(kept)
+        return out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+    def _reducer(self, name):
+        kernels3 = self._reducers.get(name)
+        if kernels3 is None:
+            from .. import kernels
+
+            kernels3 = self._reducers[name] = kernels.reduction(kernels.REDUCTIONS[name], name)
+        return kernels3
+
+    def sum_to_shape(self, g, shape, opname="op"):
+        """Sum ``g`` over the axes along which an input of ``shape`` was broadcast."""
+        lead = g.ndim - len(shape)
+        if lead < 0:
+            return g.reshape(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1
+        )
+        if axes:
+            g = self.sum(g, axes, keepdims=False)
+        try:
+            return g.reshape(shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{opname}: gradient of shape {g.shape} does not fit input shape {shape}"
+            ) from None
+
+    # --- linear algebra, shape and indexing -------------------------------------------------
+    def matmul(self, a, b):
+        return np.matmul(a, b)
+
+    def einsum(self, equation, *xs):
+        return np.einsum(equation, *xs, optimize=len(xs) > 2)
+
+    def reshape(self, x, shape):
+        return x.reshape(shape)
+
+    def transpose(self, x, axes):
+        return x.transpose(axes)
+
+    def swapaxes(self, x, a, b):
+        return np.swapaxes(x, a, b)
+
+    def broadcast_to(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def concatenate(self, xs, axis):
+        return np.concatenate(xs, axis=axis)
+
+    def getitem(self, x, index):
+        return x[index]
+
+    def index_add(self, shape, dtype, index, g, unique):
+        """A zero array of ``shape`` with ``g`` added at ``index`` (repeats accumulate)."""
+        out = np.zeros(shape, dtype)
+        if unique:
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    def diagonal_view(self, x, equation):
+        return np.einsum(equation, x)
+
+    def astype(self, x, dtype):
+        return x.astype(dtype)
+
+    def copy(self, x):
+        return x.copy()
+
+    def argmax(self, x, axis, keepdims):
+        return np.argmax(x, axis=axis, keepdims=keepdims)
+
+    def argmin(self, x, axis, keepdims):
+        return np.argmin(x, axis=axis, keepdims=keepdims)
+
+    def nonzero_any(self, x):
+        return bool(np.any(x))
+
+
+def _prepare(x, dtype, shape):
+    if type(x) is not np.ndarray:
+        return dtype.type(x) if not isinstance(x, (bool, np.bool_)) else x
+    if x.dtype == np.bool_:
+        if x.size == 1 and shape != x.shape:
+            return bool(x.reshape(-1)[0])
+        return x
+    if x.dtype != dtype:
+        x = x.astype(dtype)
+    if x.size == 1 and shape != x.shape:
+        return x.reshape(-1)[0]
+    return x
+
+
+def _ravel(a):
+    if not isinstance(a, np.ndarray):
+        return a
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def _coalesce3(out, views):
+    """Merge adjacent axes where every operand is laid out contiguously across them.
+
+    Returns 3-D views of ``out`` and each operand, or None when more than 3 axes remain.
+    """
+    arrays = [out] + views
+    keep = [i for i, n in enumerate(out.shape) if n != 1]  # size-1 axes have arbitrary strides
+    shape = [out.shape[i] for i in keep]
+    strides = [[a.strides[i] for i in keep] for a in arrays]
+    i = len(shape) - 1
+    while i > 0:
+        if all(s[i - 1] == s[i] * shape[i] for s in strides):
+            shape[i - 1] *= shape[i]
+            del shape[i]
+            for s in strides:
+                s[i - 1] = s[i]
+                del s[i]
+        i -= 1
+    if len(shape) > 3:
+        return None
+    pad = 3 - len(shape)
+    shape = [1] * pad + shape
+    as_strided = np.lib.stride_tricks.as_strided
+    return [
+        as_strided(a, shape, [0] * pad + s, writeable=(k == 0))
+        for k, (a, s) in enumerate(zip(arrays, strides))
+    ]

@@ -1,0 +1,139 @@
+"""NumPy forms of the elementwise ops in :mod:`nesy.tensor.scalar`, for small arrays.
+
+Below the kernel threshold a NumPy ufunc call costs far less than launching a parallel
+Numba kernel, so the CPU backend evaluates these instead. Each must agree with its scalar
+twin (tested element by element).
+"""
+
+import numpy as np
+
+from .. import scalar
+
+T = scalar.SOFTPLUS_THRESHOLD
+
+
+def sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def softplus(x):
+    return np.where(x > T, x, np.log1p(np.exp(np.minimum(x, T))))
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def clamp(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def where(c, a, b):
+    return np.where(c, a, b)
+
+
+def sigmoid_grad(g, y):
+    return g * y * (1 - y)
+
+
+def tanh_grad(g, y):
+    return g * (1 - y * y)
+
+
+def relu_grad(g, x):
+    return np.where(x > 0, g, 0)
+
+
+def softplus_grad(g, x):
+    return np.where(x > T, g, g * sigmoid(x))
+
+
+def sqrt_grad(g, y):
+    return g / (2 * y)
+
+
+def abs_grad(g, x):
+    return np.where(x > 0, g, np.where(x < 0, -g, 0))
+
+
+def log1p_grad(g, x):
+    return g / (1 + x)
+
+
+def div_grad_b(g, a, b):
+    return -g * a / (b * b)
+
+
+def pow_grad_base(g, a, b):
+    return np.where(b == 0, 0, g * b * np.power(a, b - 1))
+
+
+def pow_grad_exponent(g, a, b):
+    return np.where((a == 0) & (b >= 0), 0, g * np.power(a, b) * np.log(a))
+
+
+def maximum_grad_a(g, a, b):
+    return np.where(a == b, g / 2, np.where(a < b, 0, g))
+
+
+def maximum_grad_b(g, a, b):
+    return np.where(a == b, g / 2, np.where(a > b, 0, g))
+
+
+def minimum_grad_a(g, a, b):
+    return np.where(a == b, g / 2, np.where(a > b, 0, g))
+
+
+def minimum_grad_b(g, a, b):
+    return np.where(a == b, g / 2, np.where(a < b, 0, g))
+
+
+def clamp_grad(g, x, lo, hi):
+    return np.where((x >= lo) & (x <= hi), g, 0)
+
+
+# name -> (NumPy form, scalar form, number of arguments)
+TABLE = {
+    "add": (np.add, scalar.add, 2),
+    "sub": (np.subtract, scalar.sub, 2),
+    "mul": (np.multiply, scalar.mul, 2),
+    "div": (np.true_divide, scalar.div, 2),
+    "neg": (np.negative, scalar.neg, 1),
+    "power": (np.power, scalar.power, 2),
+    "maximum": (np.maximum, scalar.maximum, 2),
+    "minimum": (np.minimum, scalar.minimum, 2),
+    "exp": (np.exp, scalar.exp, 1),
+    "log": (np.log, scalar.log, 1),
+    "log1p": (np.log1p, scalar.log1p, 1),
+    "sqrt": (np.sqrt, scalar.sqrt, 1),
+    "abs": (np.abs, scalar.abs_, 1),
+    "tanh": (np.tanh, scalar.tanh, 1),
+    "sigmoid": (sigmoid, scalar.sigmoid, 1),
+    "relu": (relu, scalar.relu, 1),
+    "softplus": (softplus, scalar.softplus, 1),
+    "clamp": (clamp, scalar.clamp, 3),
+    "where": (where, scalar.where, 3),
+    "sigmoid_grad": (sigmoid_grad, scalar.sigmoid_grad, 2),
+    "tanh_grad": (tanh_grad, scalar.tanh_grad, 2),
+    "relu_grad": (relu_grad, scalar.relu_grad, 2),
+    "softplus_grad": (softplus_grad, scalar.softplus_grad, 2),
+    "sqrt_grad": (sqrt_grad, scalar.sqrt_grad, 2),
+    "abs_grad": (abs_grad, scalar.abs_grad, 2),
+    "log1p_grad": (log1p_grad, scalar.log1p_grad, 2),
+    "div_grad_b": (div_grad_b, scalar.div_grad_b, 3),
+    "pow_grad_base": (pow_grad_base, scalar.pow_grad_base, 3),
+    "pow_grad_exponent": (pow_grad_exponent, scalar.pow_grad_exponent, 3),
+    "maximum_grad_a": (maximum_grad_a, scalar.maximum_grad_a, 3),
+    "maximum_grad_b": (maximum_grad_b, scalar.maximum_grad_b, 3),
+    "minimum_grad_a": (minimum_grad_a, scalar.minimum_grad_a, 3),
+    "minimum_grad_b": (minimum_grad_b, scalar.minimum_grad_b, 3),
+    "clamp_grad": (clamp_grad, scalar.clamp_grad, 4),
+}
+
+# Ops whose NumPy form can warn (log 0, 0/0, overflow) where PyTorch is silent; only these pay
+# for an errstate block (about 1.5 us), the rest run bare.
+QUIET = frozenset({
+    "div", "power", "exp", "log", "log1p", "sqrt", "sqrt_grad", "log1p_grad", "div_grad_b",
+    "pow_grad_base", "pow_grad_exponent", "softplus", "softplus_grad",
+})

@@ -1,0 +1,235 @@
+"""Numba kernels for the CPU, built by small factories from the scalar functions.
+
+Importing this module imports Numba, so the CPU backend loads it only when an array is
+large enough to need a kernel; ``import nesy`` stays fast. Nothing is compiled until a
+kernel is first called (Numba compiles lazily, per dtype), and ``cache=True`` stores the
+machine code next to the package, so later processes load it instead of recompiling.
+
+* :func:`elementwise` compiles a scalar function of 1 to 4 arguments into two parallel
+  kernels: ``flat`` for contiguous operands of the output's shape (or scalars), and
+  ``strided`` for operands broadcast to a 3-D output with zero strides.
+* :func:`reduction` compiles a binary combiner into kernels that reduce the middle axis
+  of a ``(outer, n, inner)`` array, and :data:`full_sum` etc. reduce a flat array.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+
+import numba
+import numpy as np
+from numba import prange
+from numba.core import types as nbtypes
+from numba.extending import overload
+
+from . import scalar
+
+JIT = dict(cache=True, nogil=True)
+INNER_BLOCK = 512  # columns a thread owns when reducing over a middle axis
+CHUNK = 1 << 16  # elements per task in a full (to-scalar) reduction
+
+
+def _get(a, i):
+    """``a[i]`` for an array, ``a`` itself for a scalar (so one kernel serves both)."""
+    return a[i] if isinstance(a, np.ndarray) else a
+
+
+@overload(_get, inline="always")
+def _get_overload(a, i):
+    if isinstance(a, nbtypes.Array):
+        return lambda a, i: a[i]
+    return lambda a, i: a
+
+
+def _scalar_jit(fn):
+    return numba.njit(inline="always", **JIT)(fn)
+
+
+def _fingerprint(fn):
+    """A short hash of a scalar function's code, so an edited function gets a new cache entry."""
+    code = fn.__code__
+    text = code.co_code + repr((code.co_consts, code.co_names)).encode()
+    return hashlib.sha1(text).hexdigest()[:10]
+
+
+def _instantiate(template, name, **bindings):
+    """A copy of ``template`` whose globals bind ``f``/``c`` to a compiled scalar function.
+
+    Closures would do the same, but Numba's on-disk cache keys a closure by its pickled cell
+    contents, which for a dispatcher differ in every process; a global binding keeps the
+    cache valid across runs (the name carries the scalar's fingerprint instead).
+    """
+    scope = dict(template.__globals__)
+    scope.update(bindings)
+    fn = types.FunctionType(template.__code__, scope, name, template.__defaults__)
+    fn.__qualname__ = name
+    fn.__module__ = template.__module__
+    return fn
+
+
+def elementwise(fn, arity):
+    """Compile ``fn`` of ``arity`` scalar arguments into ``(flat, strided)`` kernels.
+
+    ``flat(out, *xs)``: ``out`` is 1-D; each x is a 1-D array of out's length or a scalar.
+    ``strided(out, *xs)``: ``out`` and each x are 3-D views of one shape (zero strides allowed).
+    """
+    f = _scalar_jit(fn)
+    tag = f"{fn.__name__}_{_fingerprint(fn)}"
+    flat_t, strided_t = _TEMPLATES[arity]
+    flat = _instantiate(flat_t, f"flat_{tag}", f=f)
+    strided = _instantiate(strided_t, f"strided_{tag}", f=f)
+    return (
+        numba.njit(parallel=True, **JIT)(flat),
+        numba.njit(parallel=True, **JIT)(strided),
+    )
+
+
+# Templates: ``f`` is bound per kernel by ``_instantiate``. The strided forms run the outer
+# two axes in parallel, or the inner one when the outer two are too short to share out.
+def flat1(out, a):
+    for i in prange(out.shape[0]):
+        out[i] = f(_get(a, i))  # noqa: F821
+
+
+def strided1(out, a):
+    n0, n1, n2 = out.shape
+    if n0 * n1 >= 16:
+        for ij in prange(n0 * n1):
+            i, j = ij // n1, ij % n1
+            for k in range(n2):
+                out[i, j, k] = f(a[i, j, k])  # noqa: F821
+    else:
+        for i in range(n0):
+            for j in range(n1):
+                for k in prange(n2):
+                    out[i, j, k] = f(a[i, j, k])  # noqa: F821
+
+
+def flat2(out, a, b):
+    for i in prange(out.shape[0]):
+        out[i] = f(_get(a, i), _get(b, i))  # noqa: F821
+
+
+def strided2(out, a, b):
+    n0, n1, n2 = out.shape
+    if n0 * n1 >= 16:
+        for ij in prange(n0 * n1):
+            i, j = ij // n1, ij % n1
+            for k in range(n2):
+                out[i, j, k] = f(a[i, j, k], b[i, j, k])  # noqa: F821
+    else:
+        for i in range(n0):
+            for j in range(n1):
+                for k in prange(n2):
+                    out[i, j, k] = f(a[i, j, k], b[i, j, k])  # noqa: F821
+
+
+def flat3(out, a, b, c):
+    for i in prange(out.shape[0]):
+        out[i] = f(_get(a, i), _get(b, i), _get(c, i))  # noqa: F821
+
+
+def strided3(out, a, b, c):
+    n0, n1, n2 = out.shape
+    if n0 * n1 >= 16:
+        for ij in prange(n0 * n1):
+            i, j = ij // n1, ij % n1
+            for k in range(n2):
+                out[i, j, k] = f(a[i, j, k], b[i, j, k], c[i, j, k])  # noqa: F821
+    else:
+        for i in range(n0):
+            for j in range(n1):
+                for k in prange(n2):
+                    out[i, j, k] = f(a[i, j, k], b[i, j, k], c[i, j, k])  # noqa: F821
+
+
+def flat4(out, a, b, c, d):
+    for i in prange(out.shape[0]):
+        out[i] = f(_get(a, i), _get(b, i), _get(c, i), _get(d, i))  # noqa: F821
+
+
+def strided4(out, a, b, c, d):
+    n0, n1, n2 = out.shape
+    if n0 * n1 >= 16:
+        for ij in prange(n0 * n1):
+            i, j = ij // n1, ij % n1
+            for k in range(n2):
+                out[i, j, k] = f(a[i, j, k], b[i, j, k], c[i, j, k], d[i, j, k])  # noqa: F821
+    else:
+        for i in range(n0):
+            for j in range(n1):
+                for k in prange(n2):
+                    out[i, j, k] = f(a[i, j, k], b[i, j, k], c[i, j, k], d[i, j, k])  # noqa: F821
+
+
+_TEMPLATES = {1: (flat1, strided1), 2: (flat2, strided2), 3: (flat3, strided3),
+              4: (flat4, strided4)}
+
+
+# --- reductions ----------------------------------------------------------------------------
+def reduction(combine, name):
+    """Kernels reducing with ``c(acc, x)``; the accumulator starts at the first element.
+
+    ``middle(x, out)``: x is C-contiguous ``(p, n, q)``, out ``(p, q)``; reduces axis 1.
+    ``rows(x, out)``: x is C-contiguous ``(p, n)``, out ``(p,)``; reduces axis 1.
+    ``full(x)``: x is 1-D, returns the reduction of all elements (chunked over threads).
+    """
+    c = _scalar_jit(combine)
+    tag = f"{name}_{_fingerprint(combine)}"
+    fast = dict(parallel=True, fastmath={"reassoc", "contract"}, **JIT)
+    return tuple(
+        numba.njit(**fast)(_instantiate(t, f"{t.__name__}_{tag}", c=c))
+        for t in (reduce_middle, reduce_rows, reduce_full)
+    )
+
+
+def reduce_middle(x, out):
+    p, n, q = x.shape
+    nb = (q + INNER_BLOCK - 1) // INNER_BLOCK
+    for t in prange(p * nb):
+        i, b = t // nb, t % nb
+        lo = b * INNER_BLOCK
+        hi = min(lo + INNER_BLOCK, q)
+        for k in range(lo, hi):
+            out[i, k] = x[i, 0, k]
+        for j in range(1, n):
+            for k in range(lo, hi):
+                out[i, k] = c(out[i, k], x[i, j, k])  # noqa: F821
+
+
+def reduce_rows(x, out):
+    p, n = x.shape
+    for i in prange(p):
+        acc = x[i, 0]
+        for j in range(1, n):
+            acc = c(acc, x[i, j])  # noqa: F821
+        out[i] = acc
+
+
+def reduce_full(x):
+    n = x.shape[0]
+    nchunks = (n + CHUNK - 1) // CHUNK
+    partial = np.empty(nchunks, dtype=x.dtype)
+    for t in prange(nchunks):
+        lo = t * CHUNK
+        hi = min(lo + CHUNK, n)
+        acc = x[lo]
+        for j in range(lo + 1, hi):
+            acc = c(acc, x[j])  # noqa: F821
+        partial[t] = acc
+    acc = partial[0]
+    for t in range(1, nchunks):
+        acc = c(acc, partial[t])  # noqa: F821
+    return acc
+
+
+def _sum_combine(acc, x):
+    return acc + x
+
+
+REDUCTIONS = {
+    "sum": _sum_combine,
+    "amax": scalar.maximum,
+    "amin": scalar.minimum,
+}
