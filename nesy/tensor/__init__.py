@@ -4,6 +4,7 @@ Everything public here is re-exported at ``nesy.*``; see the README's tour.
 """
 
 from . import api as _api
+from . import autograd
 from .api import (
     abs,
     add,
@@ -128,11 +129,19 @@ concat = cat
 clip = clamp
 floor, ceil, round = _api.floor, _api.ceil, _api.round
 
-import types as _types
-
-from . import autograd  # noqa: E402  (nesy.autograd.grad, as torch.autograd.grad)
-
 __all__ = [
-    _n for _n, _v in dict(globals()).items()
-    if not _n.startswith("_") and not isinstance(_v, _types.ModuleType)
-] + ["autograd"]
+    'Device', 'Function', 'Tensor', 'abs', 'add', 'all', 'allclose', 'amax', 'amin', 'any',
+    'arange', 'argmax', 'argmin', 'as_tensor', 'autograd', 'bool_', 'broadcast_to', 'cast',
+    'cat', 'ceil', 'clamp', 'clip', 'clone', 'concat', 'device', 'div', 'dot', 'einsum',
+    'empty', 'empty_like', 'enable_grad', 'eq', 'equal', 'exp', 'expand', 'eye', 'flatten',
+    'float16', 'float32', 'float64', 'floor', 'from_numpy', 'full', 'full_like', 'gather',
+    'ge', 'generator', 'grad', 'gt', 'int16', 'int32', 'int64', 'int8', 'is_grad_enabled',
+    'isfinite', 'isinf', 'isnan', 'le', 'linspace', 'log', 'log1p', 'log_sigmoid',
+    'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logsumexp', 'lt',
+    'manual_seed', 'masked_fill', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mul',
+    'ne', 'neg', 'no_grad', 'norm', 'ones', 'ones_like', 'outer', 'permute', 'pow', 'prod',
+    'rand', 'rand_like', 'randint', 'randn', 'randn_like', 'randperm', 'reciprocal', 'relu',
+    'reshape', 'round', 'rsqrt', 'set_grad_enabled', 'sigmoid', 'sign', 'softmax', 'softplus',
+    'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 't', 'tanh', 'tensor',
+    'transpose', 'uint8', 'unsqueeze', 'var', 'where', 'zeros', 'zeros_like',
+]

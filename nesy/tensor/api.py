@@ -44,7 +44,7 @@ def _floating(t):
 
 def _binary(fn, a, b, name):
     """Apply a binary primitive with PyTorch's promotion; Python numbers stay scalars."""
-    if type(a) is Tensor and type(b) is Tensor and a._data.dtype is b._data.dtype:
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype is b._data.dtype:
         try:
             return fn.apply(a, b)
         except ValueError as e:
@@ -264,8 +264,13 @@ def reciprocal(x):
 
 
 def log_sigmoid(x):
-    """log sigma(x) = -softplus(-x), stable for large |x|."""
-    return neg(softplus(neg(x)))
+    """log sigma(x) = min(x, 0) - log(1 + e^-|x|), stable for large |x|.
+
+    Not -softplus(-x): softplus switches to the identity above 20 (as PyTorch's does), which
+    would cost log_sigmoid ~1e-9 of accuracy there; PyTorch's logsigmoid has no threshold.
+    """
+    x = _floating(x)
+    return sub(minimum(x, 0.0), log1p(exp(neg(abs(x)))))
 
 
 # --- reductions ----------------------------------------------------------------------------
@@ -298,10 +303,14 @@ def amin(x, dim=None, keepdim=False):
     return reductions.Amin.apply(x, axes=axes(dim, x.ndim, "amin"), keepdim=keepdim)
 
 
-def _extremum(x, dim, keepdim, reducer, arg):
+def _extremum(x, dim, keepdim, reducer, arg, name):
     if dim is None:
         return reducer(x)
-    indices = arg(x, dim, keepdim=True)
+    if x.ndim == 0:  # PyTorch lets dim 0 / -1 address the single element of a 0-dim tensor
+        _axis(dim, 0, name)
+        values, indices = _extremum(reshape(x, 1), 0, False, reducer, arg, name)
+        return MinMax(values, indices)
+    indices = _arg_extremum(x, dim, True, arg, name)
     values = gather(x, dim, indices)
     if not keepdim:
         values, indices = squeeze(values, dim), squeeze(indices, dim)
@@ -312,27 +321,35 @@ def max(x, dim=None, keepdim=False):
     """The maximum; with ``dim``, ``(values, indices)`` and the gradient to the argmax."""
     if isinstance(dim, Tensor):
         return maximum(x, dim)
-    return _extremum(x, dim, keepdim, amax, argmax)
+    return _extremum(x, dim, keepdim, amax, "argmax", "max")
 
 
 def min(x, dim=None, keepdim=False):
     if isinstance(dim, Tensor):
         return minimum(x, dim)
-    return _extremum(x, dim, keepdim, amin, argmin)
+    return _extremum(x, dim, keepdim, amin, "argmin", "min")
+
+
+def _arg_extremum(x, dim, keepdim, kind, name):
+    """The index of the first max/min (``kind``), over everything or along ``dim``."""
+    whole = dim is None or x.ndim == 0  # a 0-dim tensor has one element, at index 0
+    ax = None if dim is None else _axis(dim, x.ndim, name)
+    if (x.numel() == 0) if whole else x.shape[ax] == 0:
+        raise RuntimeError(
+            f"{name}(): expected a non-empty reduction, got shape {tuple(x.shape)} "
+            f"reduced over {'all dims' if dim is None else f'dim {dim}'}"
+        )
+    data = x._data.reshape(-1) if whole else x._data
+    out = getattr(x._backend(), kind)(data, None if whole else ax, keepdim and not whole)
+    return Tensor._from_op(out.astype(np.int64), None, x.device)
 
 
 def argmax(x, dim=None, keepdim=False):
-    data = x._data.reshape(-1) if dim is None else x._data
-    ax = None if dim is None else _axis(dim, x.ndim, "argmax")
-    out = x._backend().argmax(data, ax, keepdim and dim is not None)
-    return Tensor._from_op(out.astype(np.int64), None, x.device)
+    return _arg_extremum(x, dim, keepdim, "argmax", "argmax")
 
 
 def argmin(x, dim=None, keepdim=False):
-    data = x._data.reshape(-1) if dim is None else x._data
-    ax = None if dim is None else _axis(dim, x.ndim, "argmin")
-    out = x._backend().argmin(data, ax, keepdim and dim is not None)
-    return Tensor._from_op(out.astype(np.int64), None, x.device)
+    return _arg_extremum(x, dim, keepdim, "argmin", "argmin")
 
 
 def logsumexp(x, dim=None, keepdim=False):
@@ -341,14 +358,23 @@ def logsumexp(x, dim=None, keepdim=False):
     return reductions.LogSumExp.apply(x, axes=axes(dim, x.ndim, "logsumexp"), keepdim=keepdim)
 
 
-def softmax(x, dim=-1):
+def _along_one_axis(fn, x, dim, name):
+    """Apply an axis-wise primitive; a 0-dim tensor counts as one element (as in PyTorch)."""
     x = _floating(x)
-    return reductions.Softmax.apply(x, axis=_axis(dim, x.ndim, "softmax"))
+    ax = _axis(dim, x.ndim, name)
+    if x.ndim == 0:
+        return reshape(fn.apply(reshape(x, 1), axis=0), ())
+    return fn.apply(x, axis=ax)
+
+
+def softmax(x, dim=-1):
+    """e^x_i / sum_j e^x_j along ``dim``."""
+    return _along_one_axis(reductions.Softmax, x, dim, "softmax")
 
 
 def log_softmax(x, dim=-1):
-    x = _floating(x)
-    return reductions.LogSoftmax.apply(x, axis=_axis(dim, x.ndim, "log_softmax"))
+    """x_i - log sum_j e^x_j along ``dim``."""
+    return _along_one_axis(reductions.LogSoftmax, x, dim, "log_softmax")
 
 
 def var(x, dim=None, keepdim=False, unbiased=True, correction=None):
@@ -362,19 +388,30 @@ def var(x, dim=None, keepdim=False, unbiased=True, correction=None):
 
 
 def std(x, dim=None, keepdim=False, unbiased=True, correction=None):
-    return sqrt(var(x, dim, keepdim, unbiased, correction))
+    """sqrt(var x); its gradient is 0 where all values are equal (as in PyTorch), not NaN."""
+    return _root_flat_at_zero(var(x, dim, keepdim, unbiased, correction), sqrt)
 
 
 def norm(x, p=2, dim=None, keepdim=False):
-    """The p-norm (sum |x|^p)^(1/p); p = inf gives the max norm."""
+    """The p-norm (sum |x|^p)^(1/p); p = inf gives the max norm. Gradient 0 at x = 0."""
     x = _floating(x)
     if p == math.inf:
         return amax(abs(x), dim, keepdim)
-    if p == 2:
-        return sqrt(sum(mul(x, x), dim, keepdim))
     if p == 1:
         return sum(abs(x), dim, keepdim)
-    return pow(sum(pow(abs(x), p), dim, keepdim), 1.0 / p)
+    if p == 2:
+        return _root_flat_at_zero(sum(mul(x, x), dim, keepdim), sqrt)
+    return _root_flat_at_zero(sum(pow(abs(x), p), dim, keepdim), lambda s: pow(s, 1.0 / p))
+
+
+def _root_flat_at_zero(s, root):
+    """root(s), with gradient 0 where s == 0 (PyTorch's subgradient for norm and std there).
+
+    The root's slope is infinite at 0 and would meet the zero slope of s as inf * 0 = NaN;
+    so the root is taken of a stand-in 1 at those places and its value replaced by 0.
+    """
+    zero = eq(s, 0)
+    return where(zero, 0.0, root(where(zero, 1.0, s)))
 
 
 def all(x, dim=None, keepdim=False):

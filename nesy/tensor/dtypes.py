@@ -1,8 +1,10 @@
 """Data types: NumPy dtypes under PyTorch's names, and PyTorch's promotion rules.
 
 ``nesy.float32`` is the default for float data. Promotion follows PyTorch, not NumPy: an
-integer tensor combined with a float gives the float's dtype (NumPy would pick float64), and
-a 0-dim tensor or Python number only decides the category (bool < int < float).
+integer tensor combined with a float gives the float's dtype (NumPy would pick float64). A
+0-dim tensor or Python number of the same category (bool < int < float) as a dimensioned
+tensor leaves its dtype alone; of a higher category, a 0-dim tensor brings its own dtype and
+a Python number the default one (int tensor * 2.5 is float32).
 """
 
 from __future__ import annotations
@@ -67,10 +69,10 @@ def promote(a_dtype, a_ndim, b_dtype, b_ndim):
         if b_ndim == 0 and a_ndim > 0:
             return a_dtype
         return np.promote_types(a_dtype, b_dtype)
-    hi_dtype, hi_ndim, lo_ndim = (a_dtype, a_ndim, b_ndim) if ca > cb else (b_dtype, b_ndim, a_ndim)
-    if hi_ndim == 0 and lo_ndim > 0:
-        return DEFAULT_FLOAT if hi_dtype.kind == "f" else DEFAULT_INT
-    return hi_dtype
+    # A higher category wins with its own dtype, even from a 0-dim tensor: int64 tensor *
+    # 0-dim float64 tensor is float64. (Python numbers, which give the default dtype
+    # instead, never reach here: the ops keep them as scalars.)
+    return a_dtype if ca > cb else b_dtype
 
 
 def infer(data):

@@ -105,7 +105,8 @@ class Function:
         else:
             device = self.backend.device
             with no_grad():
-                result = type(self).backward(self, *(Tensor._from_op(g, None, device) for g in grads))
+                wrapped = (Tensor._from_op(g, None, device) for g in grads)
+                result = type(self).backward(self, *wrapped)
             if not isinstance(result, tuple):
                 result = (result,)
             result = tuple(r._data if isinstance(r, Tensor) else r for r in result)
@@ -180,7 +181,8 @@ def _wrap_user_outputs(ctx, result, record):
     wrapped = []
     for i, out in enumerate(outputs):
         data = out._data if isinstance(out, Tensor) else out
-        differentiable = record and getattr(data, "dtype", None) is not None and data.dtype.kind == "f"
+        floating = getattr(data, "dtype", None) is not None and data.dtype.kind == "f"
+        differentiable = record and floating
         t = Tensor._from_op(data, ctx if differentiable else None, ctx.backend.device)
         t._output_index = i
         wrapped.append(t)

@@ -87,10 +87,13 @@ class Einsum(Primitive):
             eq = ",".join([output] + others) + "->" + target
             part = be.einsum(eq, g, *[xs[j] for j in range(len(xs)) if j != i])
             sizes = {c: n for c, n in zip(sub, x.shape)}
-            full = be.broadcast_to(
-                be.reshape(part, tuple(sizes[c] if c in target else 1 for c in unique)),
-                tuple(sizes[c] for c in unique),
-            )
+            # a size-1 axis of x broadcast against a longer one (einsum allows it, as for
+            # '...'): sum the gradient back over it
+            wide = tuple(k for k, c in enumerate(target) if sizes[c] == 1 != part.shape[k])
+            if wide:
+                part = be.sum(part, wide, keepdims=True)
+            kept = tuple(part.shape[target.index(c)] if c in target else 1 for c in unique)
+            full = be.broadcast_to(be.reshape(part, kept), tuple(sizes[c] for c in unique))
             if unique == sub:
                 grads.append(full)
             else:  # repeated indices: write into the diagonal of zeros

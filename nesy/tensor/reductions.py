@@ -37,7 +37,8 @@ class _Extremum(Primitive):
     reducer = ""
 
     def forward(ctx, x, axes=(), keepdim=False):
-        if x.size == 0 or any(x.shape[a] == 0 for a in axes):
+        # an empty tensor is fine as long as no reduced axis is empty (PyTorch's rule)
+        if any(x.shape[a] == 0 for a in axes):
             raise RuntimeError(
                 f"{ctx.reducer}(): expected a non-empty reduction, got shape {tuple(x.shape)} "
                 f"reduced over dims {axes}"

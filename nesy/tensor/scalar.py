@@ -91,14 +91,9 @@ def softplus(x):
 
 
 def clamp(x, lo, hi):
-    """min(max(x, lo), hi), NaN kept."""
-    if x != x:
-        return x
-    if x < lo:
-        return lo
-    if x > hi:
-        return hi
-    return x
+    """min(max(x, lo), hi): NaN kept, in x or in a bound; hi wins when lo > hi (as PyTorch)."""
+    y = lo if (x < lo or lo != lo) else x
+    return hi if (y > hi or hi != hi) else y
 
 
 def where(c, a, b):

@@ -7,6 +7,8 @@ in :mod:`nesy.tensor.ops`. Operators and methods follow PyTorch's names and sema
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import numpy as np
 
 from . import autograd, dtypes
@@ -308,6 +310,19 @@ class Tensor:
 
     def __reduce__(self):
         raise TypeError("nesy tensors are not pickled; save state with nesy.save(dict, path)")
+
+    def __deepcopy__(self, memo):
+        """A leaf copy with its own data (and grad), keeping ``requires_grad`` and the class."""
+        twin = object.__new__(type(self))
+        memo[id(self)] = twin
+        _init(twin, self._data.copy(), False, None)
+        twin.device = self.device
+        twin._requires_grad = self._requires_grad
+        if self.grad is not None:
+            twin.grad = self.grad.__deepcopy__(memo)
+        for k, v in getattr(self, "__dict__", {}).items():
+            setattr(twin, k, deepcopy(v, memo))
+        return twin
 
 
 def _init(t, arr, requires_grad, device):
