@@ -75,11 +75,13 @@ def _calibrate(fn, settings):
     return number
 
 
-def compare(*fns, setups=None, settings=None, repeat=None):
+def compare(*fns, setups=None, settings=None, repeat=None, settle_s=0.0):
     """Median seconds per call of each function in ``fns``, sampled alternately.
 
     Without ``setups`` each fn is called with no arguments, many times per sample. With
-    ``setups`` (one per fn), each sample times a single ``fn(setup())``.
+    ``setups`` (one per fn), each sample times a single ``fn(setup())``. ``settle_s``: a
+    pause before each sample, so that thread pools left spinning by the previous sample
+    (OpenBLAS busy-waits for up to ~0.1 s after a matmul) do not slow down the next one.
     """
     settings = settings or SETTINGS
     repeat = repeat or settings.repeat
@@ -88,6 +90,7 @@ def compare(*fns, setups=None, settings=None, repeat=None):
         numbers = [_calibrate(fn, settings) for fn in fns]
         for _ in range(repeat):
             for fn, number, out in zip(fns, numbers, samples):
+                time.sleep(settle_s)
                 out.append(_sample(fn, number))
     else:
         for fn, setup in zip(fns, setups):
@@ -95,6 +98,7 @@ def compare(*fns, setups=None, settings=None, repeat=None):
                 fn(setup())
         for _ in range(repeat):
             for fn, setup, out in zip(fns, setups, samples):
+                time.sleep(settle_s)
                 out.append(_sample_with_setup(fn, setup))
     return tuple(statistics.median(s) for s in samples)
 
@@ -184,6 +188,31 @@ def memory_gib():
         return kib / 2**20
     except (OSError, ValueError, IndexError):
         return float("nan")
+
+
+def l3_cache_bytes():
+    """Size of the last-level cache seen by CPU 0 (0 when unknown)."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index3/size") as f:
+            text = f.read().strip()
+    except OSError:
+        return 0
+    scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+    return int(text.rstrip("KMG")) * scale
+
+
+def numpy_blas():
+    try:
+        blas = np_config()["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except (KeyError, TypeError, AttributeError):
+        return "unknown"
+
+
+def np_config():
+    import numpy as np
+
+    return np.show_config(mode="dicts")
 
 
 def usable_cores():

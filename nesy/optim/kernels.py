@@ -18,6 +18,8 @@ import math
 import numba
 from numba import prange
 
+from nesy.tensor import numba_setup  # noqa: F401  (before the first parallel launch)
+
 JIT = dict(parallel=True, cache=True, nogil=True)
 
 

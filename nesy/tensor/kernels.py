@@ -23,6 +23,8 @@ from numba import prange
 from numba.core import types as nbtypes
 from numba.extending import overload
 
+from nesy.tensor import numba_setup  # noqa: F401  (before the first parallel launch)
+
 from . import scalar
 
 JIT = dict(cache=True, nogil=True)

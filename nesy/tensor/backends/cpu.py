@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from ..device import CPU
-from .elementwise_numpy import QUIET, TABLE
+from .elementwise_numpy import QUIET, SIMD_IN_NUMPY, TABLE
+from .threads import run_blocked
 
 KERNEL_THRESHOLD = 1 << 15
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -85,9 +86,16 @@ class CpuBackend:
                 return TABLE[name][0](*xs)
         shape = np.broadcast_shapes(*[np.shape(x) for x in xs])
         args = [_prepare(x, dtype, shape) for x in xs]
-        flat, strided = self._kernel(name)
         out = np.empty(shape, dtype)
-        if all(not isinstance(a, np.ndarray) or a.shape == shape for a in args):
+        same_shape = all(not isinstance(a, np.ndarray) or a.shape == shape for a in args)
+        if name in SIMD_IN_NUMPY:
+            if not same_shape:
+                with np.errstate(all="ignore"):
+                    return TABLE[name][0](*xs)
+            run_blocked(TABLE[name][0], out.reshape(-1), [_ravel(a) for a in args])
+            return out
+        flat, strided = self._kernel(name)
+        if same_shape:
             flat(out.reshape(-1), *[_ravel(a) for a in args])
             return out
         views = _coalesce3(out, [np.broadcast_to(a, shape) for a in args])

@@ -1,0 +1,51 @@
+"""Run a NumPy function over blocks of flat arrays on a small pool of threads.
+
+NumPy releases the GIL inside its ufunc loops, so the threads overlap. Blocks of
+:data:`BLOCK` elements keep a composite form (several ufuncs in a row) inside the L3 cache, so
+its temporaries cost little memory traffic. Measured on 4M float32 (2 cores): sigmoid 2.6-3.1 ms
+blocked against 10.3 ms as one NumPy call; smaller blocks (4k-32k) lose to GIL hand-offs.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+BLOCK = 1 << 18  # elements; 1 MB of float32 per temporary
+_pool = None
+
+
+def _workers():
+    try:
+        import numba
+
+        return numba.config.NUMBA_NUM_THREADS
+    except ImportError:
+        return os.cpu_count() or 1
+
+
+def _get_pool():
+    global _pool
+    if _pool is None:  # created once per process; reused across calls and notebook cells
+        _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="nesy-blocks")
+    return _pool
+
+
+def run_blocked(fn, out, args):
+    """``out[:] = fn(*args)`` for 1-D ``out``; each arg is a 1-D array of out's size or a scalar."""
+    n = out.shape[0]
+    pool = _get_pool()
+    workers = pool._max_workers
+    per = -(-n // workers)
+
+    def work(lo, hi):
+        with np.errstate(all="ignore"):
+            for s in range(lo, hi, BLOCK):
+                e = min(s + BLOCK, hi)
+                out[s:e] = fn(*[a[s:e] if isinstance(a, np.ndarray) else a for a in args])
+
+    futures = [pool.submit(work, w * per, min((w + 1) * per, n)) for w in range(workers)]
+    for f in futures:
+        f.result()
