@@ -15,7 +15,7 @@ import numpy as np
 
 from ..device import CPU
 from .elementwise_numpy import QUIET, SIMD_IN_NUMPY, TABLE
-from .threads import run_blocked
+from .threads import run_blocked, run_row_groups
 
 KERNEL_THRESHOLD = 1 << 15
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -146,27 +146,49 @@ class CpuBackend:
         q = math.prod(x.shape[hi + 1 :])
         if n == 0 or p * q == 0:  # the kernels start from the first element: none to start from
             return numpy_fn(x, axis=axes, keepdims=keepdims)
-        middle, rows, full = self._reducer(name)
-        if p * q == 1:
-            out = np.asarray(full(x.reshape(-1)), dtype=x.dtype).reshape(())
-        elif q == 1:
-            out = np.empty(p, x.dtype)
-            rows(x.reshape(p, n), out)
-        else:
+        middle, rows = self._reducer(name)
+        threads = numba_threads()
+        if q > 1:
             out = np.empty((p, q), x.dtype)
-            middle(x.reshape(p, n, q), out)
+            middle(x.reshape(p, n, q), np.empty((p, min(threads, n), q), x.dtype), out)
+        else:
+            if p == 1:  # a full reduction: equal chunks become rows, the tail is folded after
+                chunks = threads * 16
+                m = n // chunks
+                if m == 0:  # fewer elements than chunks (only when the threshold is lowered)
+                    return numpy_fn(x, axis=axes, keepdims=keepdims)
+                flat = x.reshape(-1)
+                head = flat[: chunks * m].reshape(chunks, m)
+                part = self._reduce_rows(name, rows, numpy_fn, head)
+                out = np.asarray(numpy_fn(np.concatenate([part, flat[chunks * m :]])), x.dtype)
+            else:
+                out = self._reduce_rows(name, rows, numpy_fn, x.reshape(p, n))
         kept = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
         if keepdims:
             return out.reshape(kept)
         return out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
 
     def _reducer(self, name):
-        kernels3 = self._reducers.get(name)
-        if kernels3 is None:
+        pair = self._reducers.get(name)
+        if pair is None:
             from .. import kernels
 
-            kernels3 = self._reducers[name] = kernels.reduction(kernels.REDUCTIONS[name], name)
-        return kernels3
+            pair = self._reducers[name] = kernels.reduction(kernels.REDUCTIONS[name], name)
+        return pair
+
+    def _reduce_rows(self, name, rows, numpy_fn, x2):
+        """Reduce each row of ``x2``: the sum kernel, or NumPy's SIMD max/min on row groups.
+
+        A NaN-propagating max does not vectorize in Numba (3 ms on 2048 x 2048 against
+        0.4 ms for NumPy's), so amax/amin run NumPy's loop on row groups in threads.
+        """
+        out = np.empty(x2.shape[0], x2.dtype)
+        if name == "sum":
+            rows(x2, out)
+        else:
+            run_row_groups(lambda lo, hi: numpy_fn(x2[lo:hi], axis=1, out=out[lo:hi]),
+                           x2.shape[0])
+        return out
 
     def sum_to_shape(self, g, shape, opname="op"):
         """Sum ``g`` over the axes along which an input of ``shape`` was broadcast."""
@@ -236,6 +258,12 @@ class CpuBackend:
 
     def nonzero_any(self, x):
         return bool(np.any(x))
+
+
+def numba_threads():
+    import numba
+
+    return numba.get_num_threads()
 
 
 def _prepare(x, dtype, shape):

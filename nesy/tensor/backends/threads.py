@@ -49,3 +49,14 @@ def run_blocked(fn, out, args):
     futures = [pool.submit(work, w * per, min((w + 1) * per, n)) for w in range(workers)]
     for f in futures:
         f.result()
+
+
+def run_row_groups(fn, rows):
+    """Call ``fn(lo, hi)`` on one contiguous group of ``rows`` per thread, in parallel."""
+    pool = _get_pool()
+    workers = min(pool._max_workers, rows)
+    futures = [
+        pool.submit(fn, w * rows // workers, (w + 1) * rows // workers) for w in range(workers)
+    ]
+    for f in futures:
+        f.result()
