@@ -413,6 +413,17 @@ def section_startup(ctx):
 
 
 # --- driver -------------------------------------------------------------------------------
+NOTES = (
+    "GB/s = bytes read + written by each op (inputs and output counted once per op) / time;"
+    " backward rows count the gradient ops: mul = g*b, g*a (6 arrays), Reichenbach = -g,"
+    " g*b, g*a and the sum of a's two gradients (11 arrays)",
+    "%triad is against the DRAM-sized triad; a 2048x2048 float32 input (16 MiB) stays in a"
+    " 32 MiB L3 between calls, so reductions can exceed 100%",
+    "startup: '1st call' includes importing Numba and compiling (cold: empty NUMBA_CACHE_DIR)"
+    " or loading (warm: second process, same dir) every kernel the step uses; the torch"
+    " column is the same workload's first call in a fresh PyTorch process",
+)
+
 class Context:
     """What the sections share: sizes, thread count, the triad reference, warnings."""
 
@@ -508,11 +519,13 @@ def main(argv=None):
                f"{sum(not r.passed for r in judged)} MISS")
     print("\n".join(header) + "\n")
     print(render_text(rows, ctx.triad, notes))
+    print("\n" + "\n".join(f"note: {n}" for n in NOTES))
     print("\n" + summary)
     for w in ctx.warnings:
         print(f"warning: {w}")
     if args.out:
-        write_output(args.out, rows, ctx.triad, header + [summary] + ctx.warnings, notes)
+        write_output(args.out, rows, ctx.triad, header + list(NOTES) + [summary] + ctx.warnings,
+                     notes)
         print(f"wrote {args.out}")
 
 

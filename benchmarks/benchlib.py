@@ -79,7 +79,8 @@ def compare(*fns, setups=None, settings=None, repeat=None, settle_s=0.0):
     """Median seconds per call of each function in ``fns``, sampled alternately.
 
     Without ``setups`` each fn is called with no arguments, many times per sample. With
-    ``setups`` (one per fn), each sample times a single ``fn(setup())``. ``settle_s``: a
+    ``setups`` (one per fn), each sample times a single ``fn(setup())``, and there are three
+    times as many samples. ``settle_s``: a
     pause before each sample, so that thread pools left spinning by the previous sample
     (OpenBLAS busy-waits for up to ~0.1 s after a matmul) do not slow down the next one.
     """
@@ -96,7 +97,7 @@ def compare(*fns, setups=None, settings=None, repeat=None, settle_s=0.0):
         for fn, setup in zip(fns, setups):
             for _ in range(settings.warmup):
                 fn(setup())
-        for _ in range(repeat):
+        for _ in range(3 * repeat):
             for fn, setup, out in zip(fns, setups, samples):
                 time.sleep(settle_s)
                 out.append(_sample_with_setup(fn, setup))

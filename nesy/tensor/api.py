@@ -44,13 +44,16 @@ def _floating(t):
 
 def _binary(fn, a, b, name):
     """Apply a binary primitive with PyTorch's promotion; Python numbers stay scalars."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype is b._data.dtype:
-        try:
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a._data.dtype is b._data.dtype:
+                try:
+                    return fn.apply(a, b)
+                except ValueError as e:
+                    raise RuntimeError(f"{name}: shapes {_shape(a)} and {_shape(b)} cannot be "
+                                       f"broadcast together ({e})") from None
+        elif type(b) is float and a._data.dtype.kind == "f":  # x * 0.5: the common scalar case
             return fn.apply(a, b)
-        except ValueError as e:
-            raise RuntimeError(
-                f"{name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together ({e})"
-            ) from None
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         da, db = a._data.dtype, b._data.dtype
         if da != db:

@@ -33,8 +33,12 @@ def backward(roots, root_grads, retain_graph=False, inputs=None):
         node = ready.pop()
         grads = buffers.pop(node, None)
         if grads is not None:
-            _serve_retained_and_captured(node, grads, capture)
-            input_grads = node.run_backward(_complete(node, grads))
+            if node.retained or capture:
+                _serve_retained_and_captured(node, grads, capture)
+            if node.raw and not node.released:  # primitives: one output, a tuple back
+                input_grads = type(node).backward(node, grads[0])
+            else:
+                input_grads = node.run_backward(_complete(node, grads))
             if not retain_graph:
                 node.release()
         else:
@@ -43,7 +47,9 @@ def backward(roots, root_grads, retain_graph=False, inputs=None):
             if not need:
                 continue
             if g is not None:
-                g = _fit(g, inp, node)
+                data = inp._data
+                if g.shape != data.shape or g.dtype != data.dtype:
+                    g = _fit(g, inp, node)
             parent = inp._node
             if parent is None:
                 if g is not None:

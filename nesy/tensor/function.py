@@ -136,6 +136,7 @@ def apply_raw(cls, *args, **kwargs):
     device = None
     record = False
     values = []
+    needs = []
     for a in args:
         if type(a) is Tensor or isinstance(a, Tensor):
             d = a.device
@@ -146,16 +147,18 @@ def apply_raw(cls, *args, **kwargs):
                     f"{cls.__name__}: expected all tensors on the same device, "
                     f"found {device} and {d}"
                 )
-            if a._requires_grad:
-                record = True
+            rg = a._requires_grad
+            record = record or rg
+            needs.append(rg)
             values.append(a._data)
         else:
+            needs.append(False)
             values.append(a)
     ctx = cls()
     ctx.backend = device.backend or backend_for(device)
     if record and _grad_state.enabled:
         ctx.inputs = args
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx.needs_input_grad = needs
         return Tensor._from_op(cls.forward(ctx, *values, **kwargs), ctx, device)
     return Tensor._from_op(cls.forward(ctx, *values, **kwargs), None, device)
 

@@ -6,7 +6,6 @@ the plain Python scalar function, so the interpreted run shares no compiled code
 kernel under test.
 """
 
-import math
 
 import numpy as np
 import pytest
