@@ -42,7 +42,7 @@ def _floating(t):
     return t if t._data.dtype.kind == "f" else cast(t, dtypes.DEFAULT_FLOAT)
 
 
-def _binary(fn, a, b, name):
+def _binary(fn, name, a, b):
     """Apply a binary primitive with PyTorch's promotion; Python numbers stay scalars."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
@@ -152,15 +152,15 @@ class _DeviceCopy(ops.Primitive):
 
 # --- arithmetic ----------------------------------------------------------------------------
 def add(a, b, alpha=1):
-    return _binary(ops.Add, a, b if alpha == 1 else mul(b, alpha), "add")
+    return _binary(ops.Add, "add", a, b if alpha == 1 else mul(b, alpha))
 
 
 def sub(a, b, alpha=1):
-    return _binary(ops.Sub, a, b if alpha == 1 else mul(b, alpha), "sub")
+    return _binary(ops.Sub, "sub", a, b if alpha == 1 else mul(b, alpha))
 
 
 def mul(a, b):
-    return _binary(ops.Mul, a, b, "mul")
+    return _binary(ops.Mul, "mul", a, b)
 
 
 def div(a, b):
@@ -168,13 +168,13 @@ def div(a, b):
         a = _floating(a)
     if isinstance(b, Tensor) and b.dtype.kind != "f":
         b = _floating(b)
-    return _binary(ops.Div, a, b, "div")
+    return _binary(ops.Div, "div", a, b)
 
 
 def pow(a, b):
     if isinstance(a, Tensor) and a.dtype.kind != "f" and isinstance(b, Tensor):
         a = _floating(a)
-    return _binary(ops.Pow, a, b, "pow")
+    return _binary(ops.Pow, "pow", a, b)
 
 
 def neg(x):
@@ -182,11 +182,11 @@ def neg(x):
 
 
 def maximum(a, b):
-    return _binary(ops.Maximum, a, b, "maximum")
+    return _binary(ops.Maximum, "maximum", a, b)
 
 
 def minimum(a, b):
-    return _binary(ops.Minimum, a, b, "minimum")
+    return _binary(ops.Minimum, "minimum", a, b)
 
 
 def where(condition, x, y):

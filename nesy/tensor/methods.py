@@ -24,7 +24,7 @@ def _check_matmul_operand(fn):
 def _direct(fn, name):
     """The binary operator without the keyword layer of ``api.add``/``api.sub`` (hot path)."""
     binary = api._binary
-    return lambda a, b: binary(fn, a, b, name)
+    return lambda a, b: binary(fn, name, a, b)
 
 
 OPERATORS = {
