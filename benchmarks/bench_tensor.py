@@ -23,12 +23,18 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from functools import partial
 
-import numba
-import numpy as np
-import torch
-from benchlib import (
+# Both libraries share one GNU OpenMP runtime in this process, and it reads GOMP_SPINCOUNT once
+# when torch loads it below. nesy sets 1000 at import (see nesy/tensor/numba_setup.py), too late
+# once torch is in: set it first so that neither library's threads spin against OpenBLAS's.
+os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from benchlib import (  # noqa: E402
     SETTINGS,
     LoadMeter,
     Row,
@@ -320,7 +326,24 @@ def section_mlp(ctx):
     rows = [Row(name, label, *compare(n_fn, t_fn, settings=settings, settle_s=BLAS_SETTLE_S))
             for label, n_fn, t_fn in pairs]
     judge(rows[-1], *target)
+    rows.append(judge(Row(name, "train step, each library alone in a fresh process",
+                          *isolated_steps(ctx)), *target))
     return rows
+
+
+def isolated_steps(ctx):
+    """Median train step of nesy and of PyTorch, each in its own process.
+
+    In this process PyTorch was imported first, and its OpenMP runtime (loaded globally at
+    ``import torch``) is the one Numba's kernels then run on, with PyTorch's settings; a
+    program that uses only nesy does not have that.
+    """
+    calls = 20 if ctx.quick else 60
+    times = []
+    for lib in ("nesy", "torch"):
+        time.sleep(BLAS_SETTLE_S)  # this process's OpenBLAS threads may still be spinning
+        times.append(run_python(ctx, FIRST_CALL_SCRIPT, lib, "mlp", MLP_BATCH, ctx.threads, calls))
+    return tuple(None if t is None else float(np.median(t[calls // 4:])) for t in times)
 
 
 # --- startup: import time and first-call (compile) latency, in fresh processes ----------
@@ -328,7 +351,7 @@ FIRST_CALL_SCRIPT = r"""
 import importlib, json, sys, time
 import numpy as np
 lib = importlib.import_module(sys.argv[1])
-workload, n, threads = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+workload, n, threads, calls = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 if sys.argv[1] == "torch":
     lib.set_num_threads(threads)
 rng = np.random.default_rng(0)
@@ -351,7 +374,7 @@ else:
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
 times = []
-for _ in range(4):
+for _ in range(calls):
     t = time.perf_counter()
     step()
     times.append(time.perf_counter() - t)
@@ -359,6 +382,7 @@ print(json.dumps(times))
 """
 IMPORT_SCRIPT = "import time; t = time.perf_counter(); import {}; print(time.perf_counter() - t)"
 MLP_COMPILE_BATCH = 1024  # hidden activations 1024 x 256: past the kernel threshold
+CALLS = 8  # calls per fresh process: the first one, then the steady state from the later ones
 
 
 def run_python(ctx, code, *argv, env=None):
@@ -384,9 +408,10 @@ def first_calls(ctx, workload, n):
     """First-call times: nesy with a cold, then a warm Numba cache; PyTorch fresh."""
     with tempfile.TemporaryDirectory(prefix="nesy-numba-cache-") as cache:
         env = {"NUMBA_CACHE_DIR": cache}
-        cold = run_python(ctx, FIRST_CALL_SCRIPT, "nesy", workload, n, ctx.threads, env=env)
-        warm = run_python(ctx, FIRST_CALL_SCRIPT, "nesy", workload, n, ctx.threads, env=env)
-    ref = run_python(ctx, FIRST_CALL_SCRIPT, "torch", workload, n, ctx.threads)
+        cold = run_python(ctx, FIRST_CALL_SCRIPT, "nesy", workload, n, ctx.threads, 1, env=env)
+        warm = run_python(ctx, FIRST_CALL_SCRIPT, "nesy", workload, n, ctx.threads, CALLS,
+                          env=env)
+    ref = run_python(ctx, FIRST_CALL_SCRIPT, "torch", workload, n, ctx.threads, CALLS)
     return cold, warm, ref
 
 
@@ -407,8 +432,9 @@ def section_startup(ctx):
         ref_first = ref[0] if ref else None
         rows.append(Row(name, f"{label}: 1st call, cold cache", cold and cold[0], ref_first))
         rows.append(Row(name, f"{label}: 1st call, warm cache", warm and warm[0], ref_first))
-        rows.append(Row(name, f"{label}: later calls (median)",
-                        warm and float(np.median(warm[1:])), ref and float(np.median(ref[1:]))))
+        rows.append(Row(name, f"{label}: calls {CALLS // 2 + 1}-{CALLS} (median)",
+                        warm and float(np.median(warm[CALLS // 2:])),
+                        ref and float(np.median(ref[CALLS // 2:]))))
     return rows
 
 
@@ -499,10 +525,22 @@ def run_section(ctx, section, args):
     return rows, note
 
 
+def start_nesy_kernels():
+    """Run one kernel-sized nesy op before this script's own Numba code (the triad) does.
+
+    nesy configures Numba's OpenMP runtime (spin-wait) when it first loads its kernels, and
+    OpenMP reads that once, at its first parallel launch; were the triad first, nesy would be
+    measured with settings it never runs with. torch is imported earlier, as a user would.
+    """
+    x = nesy.ones(1 << 16)
+    (x * x).sum().item()
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.quick:
         SETTINGS.repeat, SETTINGS.warmup, SETTINGS.min_sample_s = 3, 1, 0.005
+    start_nesy_kernels()
     numba.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
     ctx = Context(args.n, args.threads, args.quick)

@@ -5,6 +5,7 @@ Everything public here is re-exported at ``nesy.*``; see the README's tour.
 
 from . import api as _api
 from . import autograd
+from . import numba_setup as _numba_setup  # noqa: F401  (before any OpenMP runtime loads)
 from .api import (
     abs,
     add,
