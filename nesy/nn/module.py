@@ -14,7 +14,7 @@ import numpy as np
 
 from ..tensor import Tensor, dtypes, no_grad
 from ..tensor.device import Device
-from .parameter import Parameter
+from .parameter import Parameter, clear_grads
 
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -260,13 +260,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of all parameters (to None, or to zeros in place)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad._data[...] = 0
+        clear_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         """Call ``fn(module)`` on every child (recursively) and then on this module."""

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..nn.parameter import clear_grads
 from ..tensor import Tensor, enable_grad
 
 FUSED_THRESHOLD = 1 << 15  # elements from which one parallel kernel beats ~8 NumPy passes
@@ -76,14 +77,7 @@ class Optimizer:
     # --- stepping ---------------------------------------------------------------------------
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient (to None, or to zeros in place)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad._data[...] = 0
+        clear_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
