@@ -25,7 +25,7 @@ from numba.extending import overload
 
 from nesy.tensor import numba_setup  # noqa: F401  (before the first parallel launch)
 
-from . import scalar
+from . import bits, scalar  # noqa: F401  (bits: compiled int_as_float)
 
 JIT = dict(cache=True, nogil=True)
 

@@ -5,11 +5,15 @@ factories in :mod:`nesy.tensor.kernels` compile these for the CPU (a ``prange`` 
 ``numba.njit``) and a GPU backend compiles the same functions with ``cuda.jit(device=True)``;
 no twin sources are kept in sync. Semantics follow PyTorch, NaN propagation included.
 
-Each function calls only ``math`` (never another function here), so Numba can compile any
-of them on its own.
+Each function calls only ``math``, so Numba can compile any of them on its own; the one
+exception is :func:`int_as_float`, which the float32 variants (``*_f32``) use together with
+NumPy float32 arithmetic so that Numba vectorizes them (:mod:`nesy.tensor.bits` compiles it
+to a single bitcast).
 """
 
 import math
+
+import numpy as np
 
 SOFTPLUS_THRESHOLD = 20.0  # PyTorch's softplus(x) = x above this (beta = 1)
 
@@ -78,6 +82,47 @@ def sigmoid(x):
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)
     return z / (1.0 + z)
+
+
+_F = np.float32
+_LOG2E, _LN2_HI, _LN2_LO = _F(1.44269504088896341), _F(0.693359375), _F(-2.12194440e-4)
+_SIGMOID_ZERO = _F(-88.72283935546875)  # -log(FLT_MAX): here PyTorch's e^-x overflows, sigma = 0
+_TWO_M64 = _F(2.0**-64)
+
+
+def int_as_float(i):
+    """The float32 whose bits are those of the int32 ``i``.
+
+    The one helper the functions here may call: compiled, :mod:`nesy.tensor.bits` replaces it
+    by a single bitcast (so loops around it vectorize); interpreted, NumPy's ``view`` does it.
+    """
+    return np.int32(i).view(np.float32)
+
+
+def sigmoid_f32(x):
+    """sigma(x) for float32 x, vectorizable: e = e^-|x|, 1 / (1 + e) for x >= 0, else e / (1 + e).
+
+    e^z (z = -|x|, clamped at -104) is Cephes' float32 exp: n = round(z / ln 2),
+    r = z - n ln 2 (ln 2 split hi + lo), e^r from a degree-7 polynomial, times 2^n built from
+    its bits in two steps, 2^(n + 64) * 2^-64, so denormal results (z < -87.3) stay right.
+    As in PyTorch, sigma(x) = 0 for x <= -log(FLT_MAX) and NaN stays NaN.
+    """
+    z = -abs(x)
+    z = z if z > _F(-104.0) else _F(-104.0)  # NaN becomes -104 too (no NaN -> int cast)
+    n = np.floor(z * _LOG2E + _F(0.5))
+    r = z - n * _LN2_HI - n * _LN2_LO
+    p = _F(1.9875691500e-4)
+    p = p * r + _F(1.3981999507e-3)
+    p = p * r + _F(8.3334519073e-3)
+    p = p * r + _F(4.1665795894e-2)
+    p = p * r + _F(1.6666665459e-1)
+    p = p * r + _F(5.0000001201e-1)
+    p = p * r * r + r + _F(1.0)
+    e = p * int_as_float((np.int32(n) + np.int32(127 + 64)) << np.int32(23)) * _TWO_M64
+    s = _F(1.0) / (_F(1.0) + e)
+    y = s if x >= _F(0.0) else e * s
+    y = y if x > _SIGMOID_ZERO else _F(0.0)
+    return y if x == x else x
 
 
 def relu(x):

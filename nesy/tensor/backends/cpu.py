@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..device import CPU
-from .elementwise_numpy import QUIET, SIMD_IN_NUMPY, TABLE
+from .elementwise_numpy import FLOAT32_KERNELS, QUIET, SIMD_IN_NUMPY, TABLE
 from .threads import run_blocked, run_row_groups
 
 KERNEL_THRESHOLD = 1 << 15
@@ -88,6 +88,10 @@ class CpuBackend:
         args = [_prepare(x, dtype, shape) for x in xs]
         out = np.empty(shape, dtype)
         same_shape = all(not isinstance(a, np.ndarray) or a.shape == shape for a in args)
+        if same_shape and dtype == np.float32 and name in FLOAT32_KERNELS:
+            flat, _ = self._kernel(name, np.float32)
+            flat(out.reshape(-1), *[_ravel(a) for a in args])
+            return out
         if name in SIMD_IN_NUMPY:
             if not same_shape:
                 with np.errstate(all="ignore"):
@@ -105,13 +109,18 @@ class CpuBackend:
         strided(*views)
         return out
 
-    def _kernel(self, name):
-        pair = self._kernels.get(name)
+    def _kernel(self, name, dtype=None):
+        """The ``(flat, strided)`` kernels of ``name``, cached under ``name``; with
+        ``dtype=np.float32``, those of its ``FLOAT32_KERNELS`` form, cached under the pair."""
+        key = name if dtype is None else (name, dtype)
+        pair = self._kernels.get(key)
         if pair is None:
             from .. import kernels
 
             _, fn, arity = TABLE[name]
-            pair = self._kernels[name] = kernels.elementwise(fn, arity)
+            if dtype is not None:
+                fn = FLOAT32_KERNELS[name]
+            pair = self._kernels[key] = kernels.elementwise(fn, arity)
         return pair
 
     def compare(self, op, a, b):

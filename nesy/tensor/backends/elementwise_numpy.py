@@ -146,3 +146,9 @@ SIMD_IN_NUMPY = frozenset({
     "exp", "log", "log1p", "tanh", "sigmoid", "softplus", "softplus_grad", "power",
     "pow_grad_base", "pow_grad_exponent",
 })
+
+# Float32 scalar forms that Numba vectorizes (exp from a polynomial and bit-built powers of 2):
+# on large same-shape float32 arrays these kernels replace the NumPy form above.
+FLOAT32_KERNELS = {
+    "sigmoid": scalar.sigmoid_f32,
+}
