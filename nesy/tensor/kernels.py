@@ -42,8 +42,8 @@ def _get_overload(a, i):
     return lambda a, i: a
 
 
-def _scalar_jit(fn):
-    return numba.njit(inline="always", **JIT)(fn)
+def _scalar_jit(fn, fastmath=False):
+    return numba.njit(inline="always", fastmath=fastmath, **JIT)(fn)
 
 
 def _fingerprint(fn):
@@ -68,21 +68,24 @@ def _instantiate(template, name, **bindings):
     return fn
 
 
-def elementwise(fn, arity):
+def elementwise(fn, arity, fastmath=frozenset()):
     """Compile ``fn`` of ``arity`` scalar arguments into ``(flat, strided)`` kernels.
 
     ``flat(out, *xs)``: ``out`` is 1-D; each x is a 1-D array of out's length or a scalar.
     ``strided(out, *xs)``: ``out`` and each x are 3-D views of one shape (zero strides allowed).
+    ``fastmath``: LLVM fast-math flags a function is known to tolerate (e.g. ``{"contract"}``
+    for fused multiply-adds). They are part of the kernel's name, because Numba's cache index
+    does not key on them.
     """
-    f = _scalar_jit(fn)
-    tag = f"{fn.__name__}_{_fingerprint(fn)}"
+    fastmath = frozenset(fastmath)
+    f = _scalar_jit(fn, set(fastmath) or False)
+    flags = "".join(f"_{flag}" for flag in sorted(fastmath))
+    tag = f"{fn.__name__}_{_fingerprint(fn)}{flags}"
     flat_t, strided_t = _TEMPLATES[arity]
     flat = _instantiate(flat_t, f"flat_{tag}", f=f)
     strided = _instantiate(strided_t, f"strided_{tag}", f=f)
-    return (
-        numba.njit(parallel=True, **JIT)(flat),
-        numba.njit(parallel=True, **JIT)(strided),
-    )
+    options = dict(parallel=True, fastmath=set(fastmath) or False, **JIT)
+    return numba.njit(**options)(flat), numba.njit(**options)(strided)
 
 
 # Templates: ``f`` is bound per kernel by ``_instantiate``. The strided forms run the outer

@@ -118,9 +118,10 @@ class CpuBackend:
             from .. import kernels
 
             _, fn, arity = TABLE[name]
+            flags = ()
             if dtype is not None:
-                fn = FLOAT32_KERNELS[name]
-            pair = self._kernels[key] = kernels.elementwise(fn, arity)
+                fn, flags = FLOAT32_KERNELS[name]
+            pair = self._kernels[key] = kernels.elementwise(fn, arity, flags)
         return pair
 
     def compare(self, op, a, b):
