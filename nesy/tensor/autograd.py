@@ -35,7 +35,9 @@ def backward(roots, root_grads, retain_graph=False, inputs=None):
         if grads is not None:
             if node.retained or capture:
                 _serve_retained_and_captured(node, grads, capture)
-            if node.raw and not node.released:  # primitives: one output, a tuple back
+            if node.released:
+                raise freed_error(node)
+            if node.raw:  # primitives: one output, a tuple of array grads back
                 input_grads = type(node).backward(node, grads[0])
             else:
                 input_grads = node.run_backward(_complete(node, grads))
@@ -191,3 +193,13 @@ def register_capture_target(tensor):
     if node.outputs_by_id is None:
         node.outputs_by_id = {}
     node.outputs_by_id[tensor._output_index] = id(tensor)
+
+
+def freed_error(node):
+    return RuntimeError(_FREED_MESSAGE.format(name=type(node).__name__))
+
+
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or to read saved values of {name} "
+    "after they were freed). Pass retain_graph=True to the first backward() to keep them."
+)

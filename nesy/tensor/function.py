@@ -29,6 +29,7 @@ Two kinds share this machinery:
 
 from __future__ import annotations
 
+from .autograd import freed_error
 from .backends import backend_for, get_backend
 from .grad_mode import _state as _grad_state
 from .grad_mode import is_grad_enabled, no_grad
@@ -64,7 +65,7 @@ class Function:
     @property
     def saved_tensors(self):
         if self.released:
-            raise RuntimeError(_FREED_MESSAGE.format(name=type(self).__name__))
+            raise freed_error(self)
         return self.saved
 
     def mark_non_differentiable(self, *outputs):
@@ -97,19 +98,15 @@ class Function:
 
     # --- used by the engine ------------------------------------------------------------
     def run_backward(self, grads):
-        """Call ``backward`` with output grads (arrays) and return input grads (arrays)."""
-        if self.released:
-            raise RuntimeError(_FREED_MESSAGE.format(name=type(self).__name__))
-        if self.raw:
-            result = type(self).backward(self, *grads)
-        else:
-            device = self.backend.device
-            with no_grad():
-                wrapped = (Tensor._from_op(g, None, device) for g in grads)
-                result = type(self).backward(self, *wrapped)
-            if not isinstance(result, tuple):
-                result = (result,)
-            result = tuple(r._data if isinstance(r, Tensor) else r for r in result)
+        """Call a user ``backward`` with output grads (arrays); return input grads (arrays).
+
+        Primitives (``raw``) are called directly by the engine; this wraps arrays in tensors
+        for user functions and checks they return one gradient per forward argument.
+        """
+        device = self.backend.device
+        with no_grad():
+            wrapped = (Tensor._from_op(g, None, device) for g in grads)
+            result = type(self).backward(self, *wrapped)
         if not isinstance(result, tuple):
             result = (result,)
         if len(result) != len(self.inputs):
@@ -117,7 +114,7 @@ class Function:
                 f"{type(self).__name__}.backward returned {len(result)} gradients, "
                 f"expected {len(self.inputs)} (one per forward argument)"
             )
-        return result
+        return tuple(r._data if isinstance(r, Tensor) else r for r in result)
 
     def release(self):
         """Drop saved values after a backward pass without ``retain_graph``."""
@@ -125,10 +122,6 @@ class Function:
         self.released = True
 
 
-_FREED_MESSAGE = (
-    "Trying to backward through the graph a second time (or to read saved values of {name} "
-    "after they were freed). Pass retain_graph=True to the first backward() to keep them."
-)
 
 
 def apply_raw(cls, *args, **kwargs):

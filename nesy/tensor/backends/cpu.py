@@ -124,9 +124,6 @@ class CpuBackend:
             pair = self._kernels[key] = kernels.elementwise(fn, arity, flags)
         return pair
 
-    def compare(self, op, a, b):
-        return op(a, b)
-
     # --- reductions -----------------------------------------------------------------------
     def sum(self, x, axes, keepdims=False):
         return self._reduce("sum", np.sum, x, axes, keepdims)
@@ -265,9 +262,6 @@ class CpuBackend:
 
     def argmin(self, x, axis, keepdims):
         return np.argmin(x, axis=axis, keepdims=keepdims)
-
-    def nonzero_any(self, x):
-        return bool(np.any(x))
 
 
 def numba_threads():

@@ -15,6 +15,7 @@ import numpy as np
 
 BLOCK = 1 << 18  # elements; 1 MB of float32 per temporary
 _pool = None
+_pool_workers = 1
 
 
 def _workers():
@@ -27,17 +28,18 @@ def _workers():
 
 
 def _get_pool():
-    global _pool
-    if _pool is None:  # created once per process; reused across calls and notebook cells
-        _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="nesy-blocks")
-    return _pool
+    """The shared pool and its size (created once per process, reused by notebook cells)."""
+    global _pool, _pool_workers
+    if _pool is None:
+        _pool_workers = _workers()
+        _pool = ThreadPoolExecutor(max_workers=_pool_workers, thread_name_prefix="nesy-blocks")
+    return _pool, _pool_workers
 
 
 def run_blocked(fn, out, args):
     """``out[:] = fn(*args)`` for 1-D ``out``; each arg is a 1-D array of out's size or a scalar."""
     n = out.shape[0]
-    pool = _get_pool()
-    workers = pool._max_workers
+    pool, workers = _get_pool()
     per = -(-n // workers)
 
     def work(lo, hi):
@@ -53,8 +55,8 @@ def run_blocked(fn, out, args):
 
 def run_row_groups(fn, rows):
     """Call ``fn(lo, hi)`` on one contiguous group of ``rows`` per thread, in parallel."""
-    pool = _get_pool()
-    workers = min(pool._max_workers, rows)
+    pool, workers = _get_pool()
+    workers = min(workers, rows)
     futures = [
         pool.submit(fn, w * rows // workers, (w + 1) * rows // workers) for w in range(workers)
     ]
