@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 import torch
 
 import nesy
@@ -152,6 +153,25 @@ def run_gradcheck(op, max_elements=200):
 
 
 # --- shape generators ------------------------------------------------------------------------
+def table_tests(table):
+    """The two tests every op table gets: values and gradients against torch (both dtypes,
+    both paths through the ``path`` fixture), and ``nesy.gradcheck`` in float64.
+
+    Use as ``test_matches_torch, test_gradcheck = table_tests(TABLE)`` in a test module.
+    """
+
+    @pytest.mark.parametrize("dtype", ["float32", "float64"])
+    @pytest.mark.parametrize("op", table, ids=repr)
+    def test_matches_torch(op, dtype, path):
+        run_row(op, dtype)
+
+    @pytest.mark.parametrize("op", [op for op in table if op.gradcheck], ids=repr)
+    def test_gradcheck(op, path):
+        run_gradcheck(op)
+
+    return test_matches_torch, test_gradcheck
+
+
 def random_shape(rng, ndim, sizes=(0, 1, 2, 3, 4), p_empty=0.1):
     """A shape of ``ndim`` axes; a size is 0 with probability ``p_empty``, else in 1..4."""
     nonzero = [s for s in sizes if s]

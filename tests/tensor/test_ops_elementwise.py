@@ -14,9 +14,8 @@ from opcheck import (
     check_op,
     random_pairs,
     random_shape,
-    run_gradcheck,
-    run_row,
     same,
+    table_tests,
 )
 
 F = torch.nn.functional
@@ -144,16 +143,7 @@ COMPARE = [
 
 TABLE = ARITHMETIC + UNARY_OPS + SELECTION + COMPARE
 
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("op", TABLE, ids=repr)
-def test_matches_torch(op, dtype, path):
-    run_row(op, dtype)
-
-
-@pytest.mark.parametrize("op", [op for op in TABLE if op.gradcheck], ids=repr)
-def test_gradcheck(op, path):
-    run_gradcheck(op)
+test_matches_torch, test_gradcheck = table_tests(TABLE)
 
 
 # --- the harness itself must be able to fail -------------------------------------------------

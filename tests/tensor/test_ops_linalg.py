@@ -6,9 +6,8 @@
 """
 
 import numpy as np
-import pytest
 import torch
-from opcheck import Op, run_gradcheck, run_row, same
+from opcheck import Op, same, table_tests
 
 MATMUL_SHAPES = [
     ((3, 4), (4, 5)),
@@ -84,13 +83,4 @@ EINSUM = [
 
 TABLE = MATMUL + EINSUM
 
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("op", TABLE, ids=repr)
-def test_matches_torch(op, dtype, path):
-    run_row(op, dtype)
-
-
-@pytest.mark.parametrize("op", [op for op in TABLE if op.gradcheck], ids=repr)
-def test_gradcheck(op, path):
-    run_gradcheck(op)
+test_matches_torch, test_gradcheck = table_tests(TABLE)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from opcheck import Op, run_gradcheck, run_row
+from opcheck import Op, table_tests
 
 import nesy
 
@@ -174,16 +174,7 @@ EXTREMA = [
 
 TABLE = REDUCTIONS + SOFTMAX + STATISTICS + EXTREMA
 
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("op", TABLE, ids=repr)
-def test_matches_torch(op, dtype, path):
-    run_row(op, dtype)
-
-
-@pytest.mark.parametrize("op", [op for op in TABLE if op.gradcheck], ids=repr)
-def test_gradcheck(op, path):
-    run_gradcheck(op)
+test_matches_torch, test_gradcheck = table_tests(TABLE)
 
 
 def test_max_with_dim_is_a_named_pair():
