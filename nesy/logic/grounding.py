@@ -58,11 +58,11 @@ class TableEnvironment:
         for name, table in tables.items():
             if not isinstance(table, nesy.Tensor):
                 table = nesy.tensor(np.asarray(table))
-            if not table.dtype.is_floating_point:
-                table = table.float()
+            if not np.issubdtype(table.dtype, np.floating):
+                table = table.to(nesy.float32)
             self.tables[name] = table
         dtypes = {t.dtype for t in self.tables.values()}
-        self.dtype = np.float64 if nesy.float64 in dtypes else np.float32
+        self.dtype = np.float64 if np.dtype(np.float64) in dtypes else np.float32
         if len(dtypes) > 1:  # one dtype per formula, as PyTorch would promote
             self.tables = {k: t.to(nesy.float64) for k, t in self.tables.items()}
         self._source = source
