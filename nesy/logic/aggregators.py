@@ -26,7 +26,8 @@ import numpy as np
 import nesy
 from nesy.tensor import Tensor
 
-EPS = 1e-4  # how far the stable variants keep values from 0 and 1 (LTNtorch's epsilon)
+from . import fused
+from .fused import EPS  # how far the stable variants keep values from 0 and 1 (LTNtorch's)
 
 
 def pi_0(x):
@@ -146,6 +147,8 @@ def agg_pmean(xs, dims, p=2.0, mask=None, stable=True, weights=None):
     """
     m, shape, dims = _prepare(xs, dims, mask)
     p = float(p)
+    if stable and m is None and weights is None:
+        return fused.pmean_stable(xs, dims, p)  # one pass, same values
     if stable:
         xs = pi_0(xs)
     return _root(_mean(_power(xs, p, m), dims, m, shape, weights), p)
@@ -158,6 +161,8 @@ def agg_pmean_error(xs, dims, p=2.0, mask=None, stable=True, weights=None):
     """
     m, shape, dims = _prepare(xs, dims, mask)
     p = float(p)
+    if stable and m is None and weights is None:
+        return fused.pmean_error_stable(xs, dims, p)  # one pass, same values
     if stable:
         xs = pi_1(xs)
     return 1.0 - _root(_mean(_power(1.0 - xs, p, m), dims, m, shape, weights), p)

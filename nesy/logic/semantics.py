@@ -31,7 +31,7 @@ import numpy as np
 import nesy
 from nesy.tensor import Tensor
 
-from . import aggregators
+from . import aggregators, fused
 from .aggregators import EPS, empty_groundings, pi_0, pi_1
 
 __all__ = [
@@ -54,7 +54,7 @@ def and_min(x, y, stable=True):
 def and_prod(x, y, stable=True):
     """Product t-norm: T(x, y) = x y; stable: x, y = pi_0(x), pi_0(y) (gradients at 0)."""
     if stable:
-        x, y = pi_0(x), pi_0(y)
+        return fused.connective(fused.AndProdStable, x, y)
     return x * y
 
 
@@ -71,7 +71,7 @@ def or_max(x, y, stable=True):
 def or_probsum(x, y, stable=True):
     """Probabilistic sum: S(x, y) = x + y - x y; stable: x, y = pi_1(x), pi_1(y)."""
     if stable:
-        x, y = pi_1(x), pi_1(y)
+        return fused.connective(fused.OrProbsumStable, x, y)
     return x + y - x * y
 
 
@@ -93,7 +93,7 @@ def implies_godel(x, y, stable=True):
 def implies_reichenbach(x, y, stable=True):
     """Reichenbach implication: I(x, y) = 1 - x + x y; stable: x = pi_0(x), y = pi_1(y)."""
     if stable:
-        x, y = pi_0(x), pi_1(y)
+        return fused.connective(fused.ImpliesReichenbachStable, x, y)
     return 1.0 - x + x * y
 
 

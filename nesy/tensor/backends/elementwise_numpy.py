@@ -154,3 +154,16 @@ SIMD_IN_NUMPY = frozenset({
 FLOAT32_KERNELS = {
     "sigmoid": (scalar.sigmoid_f32, {"contract", "arcp"}),
 }
+
+
+def register_elementwise(name, numpy_form, scalar_form, arity, quiet=False):
+    """Add the elementwise op ``name`` for every backend: ``scalar_form`` is the math for
+    one element (plain arithmetic and ``math``, compiled by the kernel factories),
+    ``numpy_form`` the same on arrays (often the same function). ``quiet``: silence NumPy's
+    floating-point warnings (as PyTorch is silent). Registering a name again replaces it."""
+    if arity not in (1, 2, 3, 4):
+        raise ValueError(f"elementwise ops take 1 to 4 arguments, got arity {arity}")
+    TABLE[name] = (numpy_form, scalar_form, arity)
+    if quiet:
+        QUIET = globals()["QUIET"]  # noqa: N806 (a frozenset is replaced, not mutated)
+        globals()["QUIET"] = QUIET | {name}
