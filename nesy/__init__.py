@@ -26,6 +26,10 @@ def __getattr__(name):
         from . import serialization
 
         return getattr(serialization, name)
+    if name == "train":
+        from .logic.training import train
+
+        return train
     if name == "gradcheck":
         from .tensor.gradcheck import gradcheck
 
