@@ -51,3 +51,28 @@ def _is_number(text):
     except ValueError:
         return False
     return True
+
+
+def load_facts(path, arity):
+    """Facts from a ``.csv`` file, one per row: ``arity`` individual names, then an optional
+    degree (default 1). A header row is recognised by a last cell named ``degree``/``truth``
+    or by a row count mismatch only if it is the first row."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [[c.strip() for c in r] for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    if rows and rows[0] and rows[0][-1].lower() in ("degree", "truth"):
+        rows = rows[1:]
+    facts = []
+    for number, row in enumerate(rows, 1):
+        if len(row) not in (arity, arity + 1):
+            raise ValueError(
+                f"row {number} has {len(row)} cells, expected {arity} names and an optional degree"
+            )
+        degree = 1.0
+        if len(row) == arity + 1:
+            if not _is_number(row[-1]):
+                raise ValueError(f"row {number}: degree {row[-1]!r} is not a number")
+            degree = float(row[-1])
+            if not 0.0 <= degree <= 1.0:
+                raise ValueError(f"row {number}: degree {degree:g} is outside [0, 1]")
+        facts.append((tuple(row[:arity]), degree))
+    return facts

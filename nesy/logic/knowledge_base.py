@@ -21,7 +21,7 @@ from nesy.nn.module import Module
 
 from . import ast
 from .compiler import DEFAULT_MAX_GROUNDINGS, Compiler
-from .data import load_table
+from .data import load_facts, load_table
 from .errors import error_at
 from .kb_env import KBEnvironment
 from .models import build_model
@@ -74,6 +74,7 @@ class KnowledgeBase(Module):
         self._features = {}
         self._tables = {}
         self._function_tables = {}
+        self._pending = {}  # facts over domains whose size is set later from Python
         self._callables = {}
         self._classes = {}
         self.embeddings = Module()
@@ -83,19 +84,27 @@ class KnowledgeBase(Module):
         self.queries = {}
         self._init_domains()
         self._init_statements()
+        self._init_table_files()
         self._build_models()
 
     # --- construction ------------------------------------------------------------------
 
+    def _data_path(self, relative, span):
+        """A data file named in a rule file, relative to that file's folder."""
+        if os.path.isfile(span.filename):
+            return os.path.join(os.path.dirname(os.path.abspath(span.filename)), relative)
+        return os.path.join(self.base_dir, relative)
+
     def _init_domains(self):
         import nesy
 
+        declared = {s.domain: s for s in self.program.of_type(ast.FeaturesDecl)}
         for name, info in self.signature.domains.items():
             if info.known_size() is not None:
                 self._sizes[name] = info.known_size()
             if info.features_path is not None:
-                span = info.span
-                path = os.path.join(self.base_dir, info.features_path)
+                span = declared[name].span if name in declared else info.span
+                path = self._data_path(info.features_path, span)
                 try:
                     table, names = load_table(path)
                 except (OSError, ValueError) as exc:
@@ -113,6 +122,24 @@ class KnowledgeBase(Module):
         if missing:
             raise self._error(span, f"feature table lacks individuals {missing[:5]}")
         return table[[names.index(n) for n in info.individuals]]
+
+    def _init_table_files(self):
+        """Truth tables and function values named by file in declarations."""
+        for stmt in self.program.statements:
+            model = getattr(stmt, "model", None)
+            if model is None or model.path is None:
+                continue
+            path = self._data_path(model.path, model.span)
+            try:
+                if isinstance(stmt, ast.FunctionDecl):
+                    self.set_function(stmt.name, load_table(path)[0])
+                elif path.endswith(".npy"):
+                    self.set_truths(stmt.name, np.load(path, allow_pickle=False))
+                else:
+                    for names, degree in load_facts(path, len(stmt.arg_types)):
+                        self.add_fact(stmt.name, *names, degree=degree)
+            except (OSError, ValueError) as exc:
+                raise self._error(model.span, f"cannot read {model.path!r}: {exc}") from None
 
     def _init_statements(self):
         groups = {}
@@ -136,6 +163,9 @@ class KnowledgeBase(Module):
 
     def _set_fact(self, atom, degree):
         info = self.signature.predicates[atom.predicate]
+        if any(t not in self._sizes for t in info.arg_types):  # an open domain: apply later
+            self._pending.setdefault(atom.predicate, []).append((atom, degree))
+            return
         table = self._numpy_table(atom.predicate, atom.span)
         index = tuple(self._env().const_index(c, t) for c, t in zip(atom.args, info.arg_types))
         table[index] = max(table[index], degree)
@@ -346,9 +376,10 @@ class KnowledgeBase(Module):
         return self._features[domain]
 
     def _truth_table(self, name, span):
-        info = self.signature.predicates[name]
-        if info.kind == "derived" and name not in self._tables:
-            self._numpy_table(name, span)
+        for atom, degree in self._pending.pop(name, ()):
+            for t in self.signature.predicates[name].arg_types:
+                self._domain_size(t, atom.span)
+            self._set_fact(atom, degree)
         if name not in self._tables:
             self._numpy_table(name, span)
         return self._tables[name]
