@@ -31,3 +31,12 @@ def test_main_job_is_the_installed_console_script():
     pyproject = (ROOT / "pyproject.toml").read_text()
     command = install_and_run.split("&&")[1].split()[0]
     assert f'{command} = "nesy.cli:main"' in pyproject
+
+
+def test_rule_examples_in_the_readme_check():
+    import nesy
+
+    blocks = re.findall(r"```nesy\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert blocks
+    for block in blocks:
+        assert nesy.logic.loads(block).rules
