@@ -72,9 +72,12 @@ class Const:
     domain: str | None = None
     value: float | None = None  # numeric constants keep their value for arithmetic
     span: Span = _span_field()
+    # written ``"ann"``: printed quoted again, since a bare name in a formula or a Horn rule
+    # reads back as a variable
+    quoted: bool = field(default=False, compare=False, repr=False)
 
     def __str__(self):
-        if self.value is not None or _is_plain_name(self.name):
+        if self.value is not None or (_is_plain_name(self.name) and not self.quoted):
             return self.name
         return '"' + self.name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -216,7 +219,9 @@ class Quantified:
 
 def _wrap(node, level):
     """Parenthesise ``node`` when it binds more loosely than ``level`` (0: under ``not``)."""
-    if isinstance(node, Quantified) and level > 0:
+    # a quantifier's body extends to the right: unparenthesised under ``not`` it would
+    # swallow what follows the ``not`` (``(not forall x: A(x)) and B``)
+    if isinstance(node, Quantified):
         return f"({node})"
     if isinstance(node, Binary) and (level == 0 or PRECEDENCE[node.op] < level):
         return f"({node})"

@@ -55,10 +55,9 @@ class _Checker:
                 handler(stmt)
         self._infer_undeclared(statements)
         resolved = list(statements)
-        # Horn rules first: an undeclared derived predicate takes its domains from them
-        order = sorted(
-            range(len(statements)), key=lambda i: not isinstance(statements[i], ast.HornRule)
-        )
+        # Horn rules first: an undeclared derived predicate takes its domains from them;
+        # then facts, so that formulas see every constant of the implicit domain
+        order = sorted(range(len(statements)), key=lambda i: _ORDER.get(type(statements[i]), 2))
         filled = False
         names = {}
         for i in order:
@@ -91,7 +90,20 @@ class _Checker:
         try:
             self.sig.semantics = Semantics.resolve(spec)
         except (ValueError, TypeError) as exc:
-            self.error(stmt.span, f"bad semantics: {exc}")
+            self.error(self._bad_semantics_option(stmt), f"bad semantics: {exc}")
+
+    def _bad_semantics_option(self, stmt):
+        """Where a wrong semantics declaration is wrong: the first option that fails on its
+        own, else the statement (an unknown preset)."""
+        from .semantics import Semantics
+
+        base = {} if stmt.preset is None else {"preset": stmt.preset}
+        for opt in stmt.options:
+            try:
+                Semantics.resolve({**base, opt.key: opt.value})
+            except (ValueError, TypeError):
+                return opt.span
+        return stmt.span
 
     def _declare_DomainDecl(self, stmt):
         if stmt.name in self.sig.domains:
@@ -127,8 +139,7 @@ class _Checker:
         info.features_path = stmt.path
 
     def _declare_PredicateDecl(self, stmt):
-        if stmt.name in self.sig.predicates or stmt.name in self.sig.functions:
-            self.error(stmt.span, f"duplicate name {stmt.name!r}")
+        if self._duplicate_name(stmt):
             return
         self._check_types(stmt.arg_types, stmt.span)
         kind = "table"
@@ -139,8 +150,7 @@ class _Checker:
         )
 
     def _declare_FunctionDecl(self, stmt):
-        if stmt.name in self.sig.predicates or stmt.name in self.sig.functions:
-            self.error(stmt.span, f"duplicate name {stmt.name!r}")
+        if self._duplicate_name(stmt):
             return
         self._check_types(stmt.arg_types, stmt.span)
         if isinstance(stmt.result, str):
@@ -153,6 +163,12 @@ class _Checker:
         self.sig.functions[stmt.name] = FunctionInfo(
             stmt.name, tuple(stmt.arg_types), stmt.result, kind, stmt.model, stmt.span
         )
+
+    def _duplicate_name(self, stmt):
+        first = self.sig.predicates.get(stmt.name) or self.sig.functions.get(stmt.name)
+        if first is not None:
+            self.error(stmt.span, f"duplicate name {stmt.name!r} (first declared at {first.span})")
+        return first is not None
 
     def _declare_ConstantDecl(self, stmt):
         domain = stmt.domain or DEFAULT_DOMAIN
@@ -205,21 +221,24 @@ class _Checker:
         hidden = model.option("hidden", ())
         hidden = hidden if isinstance(hidden, tuple) else (hidden,)
         if not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
-            self.error(model.span, f"hidden must be positive integers, got {hidden!r}")
+            self.error(
+                _option_span(model, "hidden"), f"hidden must be positive integers, got {hidden!r}"
+            )
         activation = model.option("activation", "relu")
         if not isinstance(activation, str) or activation.lower() not in ACTIVATIONS:
             self.error(
-                model.span,
+                _option_span(model, "activation"),
                 f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}",
             )
         output = model.option("output", "sigmoid")
+        where = _option_span(model, "output")
         if not predicate and model.option("output") is not None:
-            self.error(model.span, "a function's mlp has a linear output; drop 'output'")
+            self.error(where, "a function's mlp has a linear output; drop 'output'")
         elif output not in OUTPUTS:
-            self.error(model.span, f"unknown output {output!r}; expected one of {list(OUTPUTS)}")
+            self.error(where, f"unknown output {output!r}; expected one of {list(OUTPUTS)}")
         elif output == "softmax" and len(arg_types) < 2:
             self.error(
-                model.span,
+                where,
                 "output = softmax needs a class argument: the last argument's domain lists "
                 "the classes, e.g. Digit(Image, Num)",
             )
@@ -229,7 +248,9 @@ class _Checker:
             or not isinstance(dropout, (int, float))
             or not 0 <= dropout < 1
         ):
-            self.error(model.span, f"dropout must be in [0, 1), got {dropout!r}")
+            self.error(
+                _option_span(model, "dropout"), f"dropout must be in [0, 1), got {dropout!r}"
+            )
 
     # --- undeclared predicates (Datalog style) ---------------------------------------------
 
@@ -239,19 +260,34 @@ class _Checker:
         for stmt in statements:
             if isinstance(stmt, ast.Fact):
                 atom = stmt.atom
-                if atom.predicate in self.sig.predicates or atom.predicate in self.sig.functions:
-                    continue
-                types = []
-                for arg in atom.args:
-                    domains = self.constants.get(_const_name(arg), []) if _is_const(arg) else []
-                    types.append(domains[0] if len(domains) == 1 else DEFAULT_DOMAIN)
-                self._new_predicate(atom, tuple(types), "table")
+                known = (
+                    atom.predicate in self.sig.predicates or atom.predicate in self.sig.functions
+                )
+                if not known:
+                    types = []
+                    for arg in atom.args:
+                        domains = self.constants.get(_const_name(arg), []) if _is_const(arg) else []
+                        types.append(domains[0] if len(domains) == 1 else DEFAULT_DOMAIN)
+                    self._new_predicate(atom, tuple(types), "table")
+                self._seed_implicit(atom)
             elif isinstance(stmt, ast.HornRule):
                 head = stmt.head
                 if head.predicate not in self.sig.predicates:
                     self._new_predicate(head, (None,) * len(head.args), "derived")
                 elif self.sig.predicates[head.predicate].kind == "table":
                     self.sig.predicates[head.predicate].kind = "derived"
+
+    def _seed_implicit(self, atom):
+        """A fact's constants join an implicit domain in file order (Horn rules, checked
+        first, add only the constants no fact has)."""
+        info = self.sig.predicates.get(atom.predicate)
+        if info is None or info.arity != len(atom.args):
+            return
+        for arg, dtype in zip(atom.args, info.arg_types):
+            domain = self.sig.domains.get(dtype)
+            if domain is not None and domain.implicit and _is_const(arg):
+                if domain.index_of(arg.name) is None:
+                    domain.individuals.append(arg.name)
 
     def _default_untyped(self):
         for info in self.sig.predicates.values():
@@ -325,24 +361,41 @@ class _Checker:
             return None
         return info
 
-    def _constant(self, term, dtype, in_fact=False):
-        """``term`` (Ident or Const) as a ``Const`` of domain ``dtype``, or reported."""
+    def _constant(self, term, dtype, in_fact=False, in_rule=False):
+        """``term`` (Ident or Const) as a ``Const`` of domain ``dtype``, or reported.
+
+        A constant of a fact or a Horn rule joins an implicit domain (Datalog's universe is
+        every constant of the program); only a fact's makes the name a constant elsewhere,
+        so that a bare name in a Horn rule stays a variable."""
         name = _const_name(term)
         info = self.sig.domains.get(dtype)
         if info is None:
             return term
         value = getattr(term, "value", None)
         if info.index_of(name) is None:
-            if in_fact and info.implicit:
+            if (in_fact or in_rule) and info.implicit:
                 info.individuals.append(name)
-                self.constants.setdefault(name, []).append(dtype)
             elif info.individuals is None and info.size is None:
                 pass  # size known only later (features, Python): checked when evaluated
+            elif self.constants.get(name):
+                others = " and ".join(self.constants[name])
+                self.error(term.span, f"{name!r} is an individual of {others}, not of {dtype}")
             else:
                 self.error(term.span, f"unknown individual {name!r} of domain {dtype}")
+        if in_fact and info.implicit and dtype not in self.constants.get(name, []):
+            self.constants.setdefault(name, []).append(dtype)
         if info.numeric:
             value = info.values[info.index_of(name)] if info.index_of(name) is not None else value
-        return ast.Const(name, dtype, value, term.span)
+        return ast.Const(name, dtype, value, term.span, getattr(term, "quoted", False))
+
+
+# the order statements are resolved in (see ``run``); the rest keep their file order
+_ORDER = {ast.HornRule: 0, ast.Fact: 1}
+
+
+def _option_span(model, key):
+    """Where option ``key`` of ``model`` is written, else the model itself."""
+    return next((opt.span for opt in model.options if opt.key == key), model.span)
 
 
 def _is_const(term):

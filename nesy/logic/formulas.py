@@ -21,6 +21,7 @@ class _Binding:
         self.declared = declared  # domain written as ``x in D``, or None
         self.uses = []  # (domain, span)
         self.same_as = []  # bindings compared with ``=`` / ``!=``
+        self.reported = False  # used where an error is already reported: infer nothing
 
     def domain(self):
         if self.declared:
@@ -43,6 +44,7 @@ class _Resolver:
         self.closed = closed
         self.bindings = {}  # id(Var in binder) or ("free", name) -> _Binding
         self.free = {}
+        self.unbound = set()  # names reported as free variables of a closed formula
 
     # pass 1: scopes and uses
 
@@ -51,6 +53,7 @@ class _Resolver:
             inner = dict(scope)
             for var in node.variables:
                 if var.name in scope:
+                    scope[var.name].reported = True
                     self.checker.error(
                         var.span,
                         f"{var.name} is already bound by an enclosing quantifier; use another name",
@@ -72,9 +75,10 @@ class _Resolver:
             self.collect(node.right, scope)
         elif isinstance(node, ast.Atom):
             info = self.checker._predicate(node)
-            types = info.arg_types if info else (None,) * len(node.args)
-            for arg, dtype in zip(node.args, types):
-                self.collect_term(arg, dtype, scope, table=info is not None and not info.learned)
+            if info is None:
+                self.collect_reported(node.args, scope)
+            for arg, dtype in zip(node.args, info.arg_types if info else ()):
+                self.collect_term(arg, dtype, scope, table=not info.learned)
         elif isinstance(node, ast.Compare):
             left = self.collect_arith(node.left, scope)
             right = self.collect_arith(node.right, scope)
@@ -93,12 +97,14 @@ class _Resolver:
             if info is None:
                 what = "a predicate" if term.function in self.sig.predicates else "undefined"
                 self.checker.error(term.span, f"function {term.function!r} is {what}")
+                self.collect_reported(term.args, scope)
                 return None
             if len(term.args) != len(info.arg_types):
                 self.checker.error(
                     term.span,
                     f"{term.function} takes {len(info.arg_types)} arguments, got {len(term.args)}",
                 )
+                self.collect_reported(term.args, scope)
                 return None
             if table:
                 self.checker.error(
@@ -111,6 +117,13 @@ class _Resolver:
             for arg, t in zip(term.args, info.arg_types):
                 self.collect_term(arg, t, scope)
         return None
+
+    def collect_reported(self, args, scope):
+        """Arguments of a term already reported: their variables get no domain from it."""
+        for arg in args:
+            binding = self.collect_term(arg, None, scope)
+            if binding is not None:
+                binding.reported = True
 
     def collect_arith(self, node, scope):
         if isinstance(node, ast.Arith):
@@ -125,6 +138,7 @@ class _Resolver:
         if ident.name in self.checker.constants:
             return None  # a constant
         if self.closed:
+            self.unbound.add(ident.name)
             self.checker.error(
                 ident.span,
                 f"{ident.name!r} is not bound by a quantifier and is not a declared "
@@ -156,7 +170,7 @@ class _Resolver:
                         f"variable {b.var.name} is used as {dtype} here and as {domain} at {where}",
                     )
                     break
-            if domain is None:
+            if domain is None and not b.reported:
                 if DEFAULT_DOMAIN in self.sig.domains and len(self.sig.domains) == 1:
                     b.declared = DEFAULT_DOMAIN
                 else:
@@ -202,6 +216,8 @@ class _Resolver:
                 return replace(scope[term.name], span=term.span)
             if term.name in self.free:
                 return ast.Var(term.name, self.free[term.name].domain(), term.span)
+            if term.name in self.unbound:
+                return term
             return self.constant(term, dtype)
         if isinstance(term, ast.Const):
             return self.constant(term, dtype)

@@ -18,17 +18,15 @@ def resolve_horn(checker, rule):
     types = {}  # variable name -> (domain, span of first use)
     positive = set()
     atoms = [(rule.head, "head")] + [
-        (
-            lit.operand if isinstance(lit, ast.Not) else lit,
-            "neg" if isinstance(lit, ast.Not) else "pos",
-        )
-        for lit in rule.body
+        (lit.operand if isinstance(lit, ast.Not) else lit, _role(lit)) for lit in rule.body
     ]
     for atom, role in atoms:
         if not isinstance(atom, ast.Atom):
             continue
         info = checker._predicate(atom)
-        if info is None:
+        if info is None:  # reported; its variables count as bound, to report nothing more
+            if role == "pos":
+                positive.update(a.name for a in atom.args if _is_variable(checker, a))
             continue
         for arg, dtype in zip(atom.args, info.arg_types):
             if _is_variable(checker, arg):
@@ -61,6 +59,12 @@ def resolve_horn(checker, rule):
     return replace(rule, head=head, body=body)
 
 
+def _role(literal):
+    if isinstance(literal, ast.Not):
+        return "neg"
+    return "pos" if isinstance(literal, ast.Atom) else "cmp"
+
+
 def _infer_head_types(checker, head, types):
     """An undeclared derived predicate takes its argument domains from its first rule."""
     info = checker.sig.predicates.get(head.predicate)
@@ -70,8 +74,11 @@ def _infer_head_types(checker, head, types):
     for i, arg in enumerate(head.args):
         if new[i] is None and _is_variable(checker, arg) and arg.name in types:
             new[i] = types[arg.name][0]
-        elif new[i] is None and not _is_variable(checker, arg):
+        elif new[i] is None and isinstance(arg, (ast.Ident, ast.Const)):
             domains = checker.constants.get(arg.name, [])
+            if not domains:  # where an untyped argument ends up anyway; the constant joins it
+                checker._domain_for_constants(DEFAULT_DOMAIN, head.span)
+                domains = [DEFAULT_DOMAIN]
             new[i] = domains[0] if len(domains) == 1 else None
     info.arg_types = tuple(new)
     for arg, dtype in zip(head.args, new):
@@ -131,6 +138,7 @@ def _rebuild_term(checker, term, dtype, types):
             if len(domains) == 1:
                 dtype = domains[0]
             else:
-                return ast.Const(term.name, None, getattr(term, "value", None), term.span)
-        return checker._constant(term, dtype)
+                value = getattr(term, "value", None)
+                return ast.Const(term.name, None, value, term.span, getattr(term, "quoted", False))
+        return checker._constant(term, dtype, in_rule=True)
     return term

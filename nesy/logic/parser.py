@@ -110,7 +110,7 @@ _READABLE = {
     "DECIMAL": "a number",
     "STRING": "a quoted string",
     "COMPARE": "a comparison (= != < <= > >=)",
-    "ADD": "'+' or '-'",
+    "ADD": "'+', '-'",
     "MUL": "'*'",
     "$END": "end of file",
 }
@@ -137,7 +137,10 @@ def _syntax_error(exc, text, filename):
         message = f"unexpected character {char!r}"
     elif isinstance(exc, lark.exceptions.UnexpectedEOF) or exc.token.type == "$END":
         message = "unexpected end of file"
-        line, column = _end_position(text)
+        # just after the last token (Lark's $END borrows its end), not after a comment
+        token = getattr(exc, "token", None)
+        end = getattr(token, "end_line", None), getattr(token, "end_column", None)
+        line, column = end if None not in end else _end_position(text)
     else:
         message = f"unexpected {exc.token.value!r}"
     expected = _expected(exc)
@@ -296,10 +299,10 @@ class _Builder:
 
     def rule_model(self, meta, children):
         kind, options = children
-        return ast.ModelSpec(str(kind), options or (), span=self.span(meta))
+        return ast.ModelSpec(str(kind), options or (), span=self.span(kind))
 
     def rule_model_file(self, meta, children):
-        return ast.ModelSpec("table", path=_unquote(children[0]), span=self.span(meta))
+        return ast.ModelSpec("table", path=_unquote(children[0]), span=self.span(children[0]))
 
     def rule_constant_decl(self, meta, children):
         *names, domain = children
@@ -452,7 +455,7 @@ class _Builder:
         return ast.Ident(str(children[0]), self.span(meta))
 
     def rule_quoted(self, meta, children):
-        return ast.Const(_unquote(children[0]), span=self.span(meta))
+        return ast.Const(_unquote(children[0]), span=self.span(meta), quoted=True)
 
     def rule_number_term(self, meta, children):
         token = children[0]
