@@ -21,18 +21,22 @@ from nesy.tensor.ops import Primitive
 
 EPS = 1e-4  # LTNtorch's epsilon, defined once here: pi_0(x) = K x + EPS, pi_1(x) = K x
 
-K = 1.0 - EPS  # pi_0(x) = K x + EPS, pi_1(x) = K x
+# NumPy float64 scalars, so that the scalar forms compute in float64 whether compiled (as
+# Numba does with float64 constants) or interpreted on float32 values (where a Python float
+# would keep float32): both paths then round the same way.
+K = np.float64(1.0 - EPS)  # pi_0(x) = K x + EPS, pi_1(x) = K x
+E = np.float64(EPS)
 
 
-# --- scalar forms: the math for one element ------------------------------------------------
+# --- scalar forms: the math for one element, in float64 whatever the array dtype -----------
 def and_prod_stable(a, b):
     """T(a, b) = pi_0(a) pi_0(b)"""
-    return (K * a + EPS) * (K * b + EPS)
+    return (K * a + E) * (K * b + E)
 
 
 def and_prod_stable_grad(g, other):
     """dT/da = pi_0(b) K (and symmetrically)"""
-    return g * (K * other + EPS) * K
+    return g * (K * other + E) * K
 
 
 def or_probsum_stable(a, b):
@@ -49,7 +53,7 @@ def or_probsum_stable_grad(g, other):
 
 def implies_reichenbach_stable(a, c):
     """I(a, c) = 1 - x + x y with x = pi_0(a), y = pi_1(c)"""
-    x = K * a + EPS
+    x = K * a + E
     return 1.0 - x + x * (K * c)
 
 
@@ -60,7 +64,7 @@ def implies_reichenbach_stable_grad_a(g, c):
 
 def implies_reichenbach_stable_grad_c(g, a):
     """dI/dc = pi_0(a) K"""
-    return g * (K * a + EPS) * K
+    return g * (K * a + E) * K
 
 
 def error_power(x, p):
@@ -77,30 +81,65 @@ def error_power_grad(x, coef, p):
 
 def power_stable(x, p):
     """pi_0(x)^p, a term of the stable pmean"""
-    v = K * x + EPS
+    v = K * x + E
     return v * v if p == 2.0 else v**p
 
 
 def power_stable_grad(x, coef, p):
     """coef K pi_0(x)^(p-1): the gradient of pmean given coef = g s^(1/p-1) / n"""
-    v = K * x + EPS
+    v = K * x + E
     return coef * K * (v if p == 2.0 else v ** (p - 1.0))
 
 
-for _fn, _arity in [
-    (and_prod_stable, 2),
-    (and_prod_stable_grad, 2),
-    (or_probsum_stable, 2),
-    (or_probsum_stable_grad, 2),
-    (implies_reichenbach_stable, 2),
-    (implies_reichenbach_stable_grad_a, 2),
-    (implies_reichenbach_stable_grad_c, 2),
-    (error_power, 2),
-    (error_power_grad, 3),
-    (power_stable, 2),
-    (power_stable_grad, 3),
-]:  # the scalar forms are plain arithmetic, so they are their own NumPy forms too
-    register_elementwise("logic." + _fn.__name__, _fn, _fn, _arity)
+# NumPy forms of the p-mean terms: the same math with the p == 2 branch taken per element
+def _error_power_np(x, p):
+    v = 1.0 - K * x
+    return np.where(p == 2.0, v * v, v**p)
+
+
+def _error_power_grad_np(x, coef, p):
+    v = 1.0 - K * x
+    return coef * K * np.where(p == 2.0, v, v ** (p - 1.0))
+
+
+def _power_stable_np(x, p):
+    v = K * x + E
+    return np.where(p == 2.0, v * v, v**p)
+
+
+def _power_stable_grad_np(x, coef, p):
+    v = K * x + E
+    return coef * K * np.where(p == 2.0, v, v ** (p - 1.0))
+
+
+def _numpy_twin(form):
+    """A NumPy form computed in float64, as the compiled kernel does (its constants are
+    float64), then rounded to the inputs' dtype."""
+
+    def twin(*xs):
+        dtype = np.result_type(*[x for x in xs if isinstance(x, np.ndarray)], np.float32)
+        return np.asarray(form(*[np.asarray(x, np.float64) for x in xs]), dtype)
+
+    return twin
+
+
+_FORMS = {  # scalar form -> NumPy form (the connectives are plain arithmetic: the same)
+    and_prod_stable: and_prod_stable,
+    and_prod_stable_grad: and_prod_stable_grad,
+    or_probsum_stable: or_probsum_stable,
+    or_probsum_stable_grad: or_probsum_stable_grad,
+    implies_reichenbach_stable: implies_reichenbach_stable,
+    implies_reichenbach_stable_grad_a: implies_reichenbach_stable_grad_a,
+    implies_reichenbach_stable_grad_c: implies_reichenbach_stable_grad_c,
+    error_power: _error_power_np,
+    error_power_grad: _error_power_grad_np,
+    power_stable: _power_stable_np,
+    power_stable_grad: _power_stable_grad_np,
+}
+for _fn, _form in _FORMS.items():
+    register_elementwise(
+        "logic." + _fn.__name__, _numpy_twin(_form), _fn, _fn.__code__.co_argcount, quiet=True
+    )
 
 
 # --- the ops -----------------------------------------------------------------------------
