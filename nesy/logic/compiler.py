@@ -119,19 +119,18 @@ def largest_grounding(node, scope, axes_of, layout):
             deps = dependencies(node.body, inner, axes_of)
             if node.guard is not None:
                 deps |= dependencies(node.guard, inner, axes_of)
-            size = math.prod(layout.sizes[a] for a in deps)
-            if size > best[0]:
-                best = (size, tuple(sorted(deps)))
+        else:  # an atom or a negation too: a tensor over its free variables (truth("F(x, y)"))
+            deps = dependencies(node, scope, axes_of)
+        size = math.prod(layout.sizes[a] for a in deps)
+        if size > best[0]:
+            best = (size, tuple(sorted(deps)))
+        if isinstance(node, ast.Quantified):
             if node.guard is not None:
                 visit(node.guard, inner)
             visit(node.body, inner)
         elif isinstance(node, ast.Not):
             visit(node.operand, scope)
         elif isinstance(node, (ast.Binary, ast.Compare)):
-            deps = dependencies(node, scope, axes_of)
-            size = math.prod(layout.sizes[a] for a in deps)
-            if size > best[0]:
-                best = (size, tuple(sorted(deps)))
             visit(node.left, scope)
             visit(node.right, scope)
 
@@ -202,7 +201,8 @@ class Compiler:
 
         with nesy.no_grad():
             truth = self.node(guard, scope)
-        return np.asarray(truth.numpy() > 0.5)
+        # detach: a guard that is one whole table is that table, which may require grad
+        return np.asarray(truth.detach().numpy() > 0.5)
 
     def compare(self, node, scope):
         """A crisp comparison as a 0/1 array over all axes."""
