@@ -63,6 +63,12 @@ class KBEnvironment:
             return out.reshape(grid), axes
         out = out.reshape(grid + (out.shape[-1],))
         last = atom.args[-1]
+        if isinstance(last, ast.Apply):
+            self.fail(
+                last.span,
+                f"the class argument of {atom.predicate} must be a variable or a constant, "
+                f"not the function term {last}",
+            )
         if isinstance(last, ast.Const):
             column = self.const_index(last, info.arg_types[-1])
             return out[(slice(None),) * len(grid) + (column,)], axes
@@ -193,5 +199,5 @@ class KBEnvironment:
                 feats, axes = self.function_features(term, scope)
             if feats.shape[-1] != 1:
                 self.fail(term.span, f"{term} has {feats.shape[-1]} features; compare needs one")
-            return feats.numpy()[..., 0], axes
+            return feats.detach().numpy()[..., 0], axes
         self.fail(term.span, f"cannot compare {term}")

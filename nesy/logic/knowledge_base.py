@@ -13,6 +13,7 @@ Facts about a learned predicate are supervision: the positive ones form the cons
 
 from __future__ import annotations
 
+import copy
 import os
 
 import numpy as np
@@ -63,7 +64,9 @@ class KnowledgeBase(Module):
 
         super().__init__()
         self.program = program
-        self.signature = program.signature
+        # a private copy: binding, and sizes set from Python, must not leak into other
+        # knowledge bases built from the same checked program
+        self.signature = copy.deepcopy(program.signature)
         self._sources = dict(program.sources)
         spec = semantics if semantics is not None else self.signature.semantics
         self.semantics = Semantics.resolve(spec)

@@ -182,6 +182,12 @@ def _end_position(text):
 # --- the transformer -----------------------------------------------------------------------
 
 
+def _anonymous_name(span):
+    """``rule@LINE:COL`` (``rule@FILE:LINE:COL`` in a file): unique across imports."""
+    where = "" if span.filename.startswith("<") else os.path.basename(span.filename) + ":"
+    return f"rule@{where}{span.line}:{span.column}"
+
+
 def _unquote(token):
     return re.sub(r"\\(.)", r"\1", str(token)[1:-1])
 
@@ -369,7 +375,7 @@ class _Builder:
                 "'DEGREE ::' applies to a fact or a Horn rule; give a constraint a weight "
                 "with 'rule NAME (weight = W): formula.'",
             )
-        return ast.Constraint(f"rule@{span.line}", formula, 1.0, anonymous=True, span=span)
+        return ast.Constraint(_anonymous_name(span), formula, 1.0, anonymous=True, span=span)
 
     def rule_degree(self, meta, children):
         return float(_number(children[0]))

@@ -393,13 +393,7 @@ def test_guard_on_a_table_set_with_requires_grad():
     assert big.grad is not None
 
 
-# --- bugs in files owned elsewhere --------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="KnowledgeBase.bind() sets info.kind = 'extern' on the "
-    "parsed program's shared Signature, so another KnowledgeBase built from the "
-    "same program treats the table predicate as unbound extern",
-)
+# --- knowledge bases are independent; odd arguments are clear errors ------------------------
 def test_bind_on_one_knowledge_base_leaves_another_alone():
     from nesy.logic import KnowledgeBase, parse
 
@@ -411,12 +405,6 @@ def test_bind_on_one_knowledge_base_leaves_another_alone():
     np.testing.assert_allclose(np_(second.truth("Big(c)")), [0.7, 0.4, 0.0], rtol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KnowledgeBase._check_size() writes a domain size set "
-    "from Python into the shared Signature (info.size), so another "
-    "KnowledgeBase of the same program inherits it",
-)
 def test_domain_size_set_on_one_knowledge_base_leaves_another_alone():
     from nesy.logic import KnowledgeBase, parse
 
@@ -427,12 +415,6 @@ def test_domain_size_set_on_one_knowledge_base_leaves_another_alone():
     assert second.truth("r").item() == pytest.approx(1 - 1e-4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kb_env.neural_truth crashes with AttributeError "
-    "('Apply' object has no attribute 'name') on a function term in a softmax "
-    "predicate's class argument, which the checker accepts",
-)
 def test_function_term_as_class_argument_is_a_rule_error():
     kb = loads(
         "domain Image size 3.\ndomain Num = 0..4.\n"
@@ -444,11 +426,6 @@ def test_function_term_as_class_argument_is_a_rule_error():
         kb.truth("r")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kb_env.term_values calls .numpy() on a function table "
-    "set with requires_grad (RuntimeError) when comparing it",
-)
 def test_compare_with_a_trainable_function_table():
     kb = loads(
         "domain Pair size 2.\nfunction total(Pair) -> 1.\npredicate Small(Pair).\n"
@@ -458,12 +435,6 @@ def test_compare_with_a_trainable_function_table():
     assert kb.truth("r").item() == pytest.approx(1 - 1e-4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the parser names anonymous constraints 'rule@LINE' "
-    "without their file, so one at the same line of an imported file is "
-    "reported as a duplicate rule name",
-)
 def test_anonymous_constraints_in_two_files(tmp_path):
     write(tmp_path, "other.nesy", "domain P = {a, b}.\npredicate S(P).\nforall x: S(x).\n")
     main = write(tmp_path, "main.nesy", 'import "other.nesy".\npredicate T(P).\nforall x: T(x).\n')

@@ -379,7 +379,7 @@ def test_named_weighted_rule():
 
 def test_anonymous_constraint():
     rule = statement(PEOPLE + "\nforall x: Smokes(x).")
-    assert rule.anonymous and rule.name == "rule@2" and rule.weight == 1.0
+    assert rule.anonymous and rule.name == "rule@2:1" and rule.weight == 1.0
 
 
 def test_guarded_quantifier():
