@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from . import ast
@@ -45,7 +46,7 @@ def evaluate(formula, predicates, semantics="product", max_groundings=DEFAULT_MA
     semantics = Semantics.resolve(semantics)
     if isinstance(formula, str):
         text = formula
-        node = parse_text(text, "<formula>", start="formula")
+        node = _parse_formula(text)
     else:
         text, node = None, formula
     env = TableEnvironment(predicates, source=text)
@@ -56,6 +57,13 @@ def evaluate(formula, predicates, semantics="product", max_groundings=DEFAULT_MA
     node = resolve_untyped(node, fail)
     env.bind_sizes(node)
     return Compiler(env, semantics, max_groundings).evaluate(node)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_formula(text):
+    """A formula's AST; cached, as training loops evaluate the same text again and again
+    (the AST is immutable, so sharing it is safe)."""
+    return parse_text(text, "<formula>", start="formula")
 
 
 def loads(text, semantics=None, filename=None, **options):

@@ -57,7 +57,7 @@ class TableEnvironment:
         self.tables = {}
         for name, table in tables.items():
             if not isinstance(table, nesy.Tensor):
-                table = nesy.tensor(np.asarray(table))
+                table = nesy.as_tensor(np.asarray(table))  # no copy: tables can be large
             if not np.issubdtype(table.dtype, np.floating):
                 table = table.to(nesy.float32)
             self.tables[name] = table
