@@ -49,10 +49,13 @@ class _Checker:
 
     def run(self):
         statements = self.program.statements
-        for stmt in statements:
-            handler = getattr(self, "_declare_" + type(stmt).__name__, None)
-            if handler is not None:
-                handler(stmt)
+        # domains first, then what refers to them, so declarations may come in any order
+        kinds = (ast.DomainDecl, ast.ConstantDecl, ast.FeaturesDecl, ast.SemanticsDecl,
+                 ast.PredicateDecl, ast.FunctionDecl)
+        for kind in kinds:
+            for stmt in statements:
+                if type(stmt) is kind:
+                    getattr(self, "_declare_" + kind.__name__)(stmt)
         self._infer_undeclared(statements)
         resolved = list(statements)
         # Horn rules first: an undeclared derived predicate takes its domains from them;

@@ -541,3 +541,12 @@ def test_datalog_file_resolves_every_name():
     assert all(n.domain == "Thing" for n in found)
     query = program.of_type(ast.Query)[0]
     assert query.formula.args == (ast.Const("a", "Thing"), ast.Var("x", "Thing"))
+
+
+def test_declarations_may_come_in_any_order():
+    program = parse(
+        "predicate E(T, T).\nfeatures T = embedding(2).\nE(a, b).\ndomain T = {a, b}.\n"
+    )
+    info = program.signature.predicates["E"]
+    assert info.arg_types == ("T", "T")
+    assert program.signature.domains["T"].embedding_size == 2
