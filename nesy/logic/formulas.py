@@ -112,7 +112,9 @@ class _Resolver:
                     f"{term} is a feature vector; a table predicate takes individuals "
                     "(only neural predicates and functions accept function terms)",
                 )
-            elif dtype is not None and info.result != dtype:
+            elif dtype is not None and isinstance(info.result, str) and info.result != dtype:
+                # a size result (``-> 4``) is a bare feature vector: it may stand for any
+                # argument of a neural predicate, and its size is checked when evaluated
                 self.checker.error(term.span, f"{term} has domain {info.result}, expected {dtype}")
             for arg, t in zip(term.args, info.arg_types):
                 self.collect_term(arg, t, scope)

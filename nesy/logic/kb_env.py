@@ -58,7 +58,8 @@ class KBEnvironment:
         model, classes = self.kb._model(atom.predicate, atom.span)
         args = atom.args[:-1] if classes else atom.args
         feats, axes, grid = self.features_on_grid(args, info.arg_types, scope)
-        out = self._check_output(self.call_model(model, feats, grid), atom, grid, classes)
+        out = self.call_model(model, feats, grid, atom)
+        out = self._check_output(out, atom, grid, classes)
         if not classes:
             return out.reshape(grid), axes
         out = out.reshape(grid + (out.shape[-1],))
@@ -81,7 +82,7 @@ class KBEnvironment:
             out = out.permute(*order)
         return out, tuple(sorted(all_axes))
 
-    def call_model(self, model, feats, grid):
+    def call_model(self, model, feats, grid, where=None):
         """A built-in model takes the concatenated features of its arguments, one row per
         grounding; a bound module or callable takes one tensor per argument."""
         rows = int(np.prod(grid, dtype=np.int64))
@@ -89,6 +90,13 @@ class KBEnvironment:
         if getattr(model, "nesy_builtin", False):
             import nesy
 
+            widths = [f.shape[-1] for f in flat]
+            if where is not None and sum(widths) != model.sizes[0]:
+                self.fail(
+                    where.span,
+                    f"feature-size mismatch: the model of {where} takes {model.sizes[0]} "
+                    f"features, its arguments give {' + '.join(map(str, widths))}",
+                )
             return model(flat[0] if len(flat) == 1 else nesy.cat(flat, dim=-1))
         return model(*flat)
 
@@ -149,7 +157,7 @@ class KBEnvironment:
             return table, tuple(axes)
         model, _ = self.kb._model(term.function, term.span)
         feats, axes, grid = self.features_on_grid(term.args, info.arg_types, scope)
-        out = self.call_model(model, feats, grid)
+        out = self.call_model(model, feats, grid, term)
         return out.reshape(grid + (out.shape[-1],)), axes
 
     def _check_output(self, out, atom, grid, classes):

@@ -521,3 +521,39 @@ def test_smokers_matches_ltn():
         np.testing.assert_allclose(kb.truth(name).item(), ref[name].item(), atol=1e-5, err_msg=name)
     sat_agg = ops.SatAgg(ops.AggregPMeanError(p=2))
     np.testing.assert_allclose(kb.satisfaction().item(), sat_agg(*ref.values()).item(), atol=1e-5)
+
+
+# --- neural functions ---------------------------------------------------------------------------
+FUNCTIONS = """
+domain Person = {a, b, c}.
+features Person = embedding(4).
+domain Place = {home, work}.
+features Place = embedding(3).
+function whereabouts(Person) -> Place = mlp(hidden = [8]).
+function summary(Person) -> 5 = mlp(hidden = [8]).
+predicate At(Place) = mlp(hidden = [5]).
+rule somewhere: forall x: At(whereabouts(x)).
+"""
+
+
+def test_a_neural_function_feeds_a_neural_predicate_and_both_train():
+    nesy.manual_seed(0)
+    kb = loads(FUNCTIONS)
+    names = {n for n, _ in kb.named_parameters()}
+    assert {"models.whereabouts.0.weight", "models.At.0.weight"} <= names
+    with nesy.no_grad():
+        places = kb.models.whereabouts(kb.embeddings.Person)
+        expected = kb.models.At(places).numpy().reshape(-1)
+    np.testing.assert_allclose(kb.truth("At(whereabouts(x))").detach().numpy(), expected,
+                               rtol=1e-6)
+    before = kb.satisfaction().item()
+    nesy.train(kb, epochs=20, lr=0.05, progress=False)
+    assert kb.satisfaction().item() > before
+
+
+def test_a_feature_vector_of_the_wrong_size_is_a_clear_error():
+    kb = loads(FUNCTIONS)
+    with pytest.raises(RuleError) as err:
+        kb.truth("forall x: At(summary(x))")
+    assert "feature-size mismatch" in err.value.message
+    assert "takes 3 features" in err.value.message and "give 5" in err.value.message
