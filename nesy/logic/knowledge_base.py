@@ -135,7 +135,11 @@ class KnowledgeBase(Module):
             path = self._data_path(model.path, model.span)
             try:
                 if isinstance(stmt, ast.FunctionDecl):
-                    self.set_function(stmt.name, load_table(path)[0])
+                    table, names = load_table(path)
+                    domain = self.signature.domains[stmt.arg_types[0]]
+                    if names is not None and len(stmt.arg_types) == 1 and domain.individuals:
+                        table = self._reorder(table, names, domain, model.span)
+                    self.set_function(stmt.name, table)
                 elif path.endswith(".npy"):
                     self.set_truths(stmt.name, np.load(path, allow_pickle=False))
                 else:
