@@ -18,9 +18,11 @@ from .grounding import select
 
 
 class KBEnvironment:
+    """The compiler's view of a knowledge base: sizes, truths, features and values."""
+
     def __init__(self, kb):
         self.kb = kb
-        self.sig = kb.program.signature
+        self.sig = kb.signature  # the knowledge base's own copy (bindings change kinds)
         self.dtype = np.dtype(kb.dtype_name)
 
     def source(self, span):

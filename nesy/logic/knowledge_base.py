@@ -461,7 +461,7 @@ class KnowledgeBase(Module):
         if rule_or_formula in self.queries:
             formula = self.queries[rule_or_formula].formula
         else:
-            formula = formula_in(self.program, rule_or_formula)
+            formula = formula_in(self.program, rule_or_formula, signature=self.signature)
         free = _free_variables(formula)
         return Compiler(self._env(), self.semantics, self.max_groundings).evaluate(formula, free)
 

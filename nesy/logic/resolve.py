@@ -7,12 +7,14 @@ from .formulas import resolve_formula
 from .parser import parse_text
 
 
-def formula_in(program, text, filename="<formula>"):
-    """``text`` parsed and resolved with ``program``'s signature; free variables allowed."""
+def formula_in(program, text, filename="<formula>", signature=None):
+    """``text`` parsed and resolved with ``program``'s signature (or ``signature``); free
+    variables allowed."""
+    signature = signature or program.signature
     node = parse_text(text, filename, start="formula")
     checker = _Checker(program)
-    checker.sig = program.signature
-    for name, info in program.signature.domains.items():
+    checker.sig = signature
+    for name, info in signature.domains.items():
         for individual in info.individuals or ():
             checker.constants.setdefault(individual, []).append(name)
     checker.reporter.add_source(filename, text)

@@ -557,3 +557,11 @@ def test_a_feature_vector_of_the_wrong_size_is_a_clear_error():
         kb.truth("forall x: At(summary(x))")
     assert "feature-size mismatch" in err.value.message
     assert "takes 3 features" in err.value.message and "give 5" in err.value.message
+
+
+def test_binding_a_table_predicate_replaces_its_table():
+    kb = loads("domain C = {x, y}.\nfeatures C = embedding(2).\npredicate Big(C).\nBig(x).\n"
+               "rule r: forall c: Big(c).\n")
+    np.testing.assert_allclose(np_(kb.truth("Big(c)")), [1.0, 0.0])
+    kb.bind("Big", lambda f: nesy.full((f.shape[0],), 0.25))
+    np.testing.assert_allclose(np_(kb.truth("Big(c)")), [0.25, 0.25])
