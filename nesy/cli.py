@@ -1,7 +1,7 @@
 """The ``nesy`` command line.
 
-``nesy demo`` trains the engine demo on bundled data. Errors print one line (no traceback)
-unless ``--debug`` is given.
+``nesy demo`` trains the engine demo on bundled data; the rule-file commands live in
+:mod:`nesy.commands`, one module each. Errors print without a traceback unless ``--debug``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--hidden", type=_positive_int, default=32, help="hidden units (default 32)")
     demo.set_defaults(handler=_demo)
+    from .commands import modules
+
+    for module in modules():
+        module.add_parser(commands)
     return parser
 
 
@@ -60,8 +64,15 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    from .logic.errors import RuleError
+
     try:
         return args.handler(args)
+    except RuleError as e:  # already file:line:col: error: ... with the source line
+        if args.debug:
+            raise
+        print(e, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("nesy: interrupted", file=sys.stderr)
         return 130

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .atomic import atomic_write
 from .tensor import Tensor, from_numpy
 
 FORMAT = "nesy"
@@ -107,23 +107,8 @@ def save(obj, f):
     if hasattr(f, "write"):
         np.savez(f, **arrays)
         return
-    path = os.fspath(f)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())  # the data is on disk before the name points at it
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(f, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def load(f):
@@ -179,17 +164,3 @@ def _decode(node, archive):
 
 def _decode_key(key):
     return int(key["int"]) if "int" in key else str(key["str"])
-
-
-def _file_mode(path):
-    """The mode a plain ``open(path, "w")`` would give: the old file's, or 0o666 - umask.
-
-    ``mkstemp`` creates files readable by their owner only; without this a save would
-    silently tighten the permissions of the file it replaces.
-    """
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask

@@ -8,9 +8,10 @@ works just as well.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
+
+from nesy.progress import Progress
 
 
 @dataclass
@@ -60,10 +61,7 @@ def train(kb, optimizer=None, epochs=100, *, lr=0.01, loss=None, progress=None,
     if optimizer is None:
         optimizer = nesy.optim.Adam(kb.parameters(), lr=lr)
     compute = loss if loss is not None else kb.loss
-    stream = stream if stream is not None else sys.stderr
-    if progress is None:
-        progress = hasattr(stream, "isatty") and stream.isatty()
-    bar = _Progress(epochs, stream) if progress else None
+    bar = Progress(epochs, stream, progress, unit="epochs")
     history = History()
     start = time.perf_counter()
     if hasattr(kb, "train"):
@@ -79,38 +77,8 @@ def train(kb, optimizer=None, epochs=100, *, lr=0.01, loss=None, progress=None,
         history.loss.append(current)
         history.satisfaction.append(1.0 - current)
         history.seconds = time.perf_counter() - start
-        if bar is not None:
-            bar.update(epoch + 1, history)
+        bar.update(epoch + 1, sat=history.satisfaction[-1], loss=current)
         if callback is not None and callback(epoch + 1, history) is True:
             break
-    if bar is not None:
-        bar.close()
+    bar.close()
     return history
-
-
-class _Progress:
-    """A one-line progress bar redrawn at most ten times a second."""
-
-    def __init__(self, total, stream):
-        self.total, self.stream = total, stream
-        self.last = 0.0
-
-    def update(self, done, history):
-        now = time.perf_counter()
-        if done < self.total and now - self.last < 0.1:
-            return
-        self.last = now
-        width = 24
-        filled = int(width * done / max(self.total, 1))
-        rate = done / history.seconds if history.seconds > 0 else 0.0
-        eta = (self.total - done) / rate if rate > 0 else 0.0
-        self.stream.write(
-            f"\r[{'=' * filled}{' ' * (width - filled)}] {done}/{self.total} "
-            f"sat {history.satisfaction[-1]:.4f} loss {history.loss[-1]:.4f} "
-            f"{rate:.1f} it/s eta {eta:.0f}s "
-        )
-        self.stream.flush()
-
-    def close(self):
-        self.stream.write("\n")
-        self.stream.flush()
