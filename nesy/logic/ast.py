@@ -401,6 +401,8 @@ class Program:
     filename: str = "<string>"
     sources: tuple = ()  # ((filename, text), ...) for error carets
     signature: object = field(default=None, compare=False, repr=False)  # set by the checker
+    # the checker's warnings (``Diagnostic`` with severity "warning"), sorted by position
+    warnings: tuple = field(default=(), compare=False, repr=False)
 
     def of_type(self, cls):
         return [s for s in self.statements if isinstance(s, cls)]

@@ -2,7 +2,9 @@
 
 It returns a copy of the program in which every bare identifier is a ``Var`` (with its
 domain) or a ``Const`` (with its domain), plus the ``Signature``; every problem it finds is
-reported at once as ``file:line:col: error: message`` lines in one ``RuleError``.
+reported at once as ``file:line:col: error: message`` lines in one ``RuleError``. Warnings
+(a second ``semantics`` statement, declarations nothing uses, quantified variables their
+formula never uses) do not stop it: they are the checked program's ``warnings``.
 
 Rules for identifiers: in a fact a bare identifier is a constant; in a Horn rule it is a
 variable unless declared as a constant (an individual of a listed domain or a ``constant``
@@ -28,11 +30,12 @@ OUTPUTS = ("sigmoid", "softmax")
 
 
 def check(program):
-    """The checked program (``program.signature`` set), or ``RuleError`` listing problems."""
+    """The checked program (``signature`` and ``warnings`` set), or ``RuleError`` listing
+    the errors (and, in its ``warnings`` attribute, the warnings)."""
     checker = _Checker(program)
     checked = checker.run()
     checker.reporter.raise_if_errors()
-    return checked
+    return replace(checked, warnings=tuple(checker.reporter.warnings))
 
 
 class _Checker:
@@ -41,9 +44,13 @@ class _Checker:
         self.reporter = Reporter(program.sources)
         self.sig = Signature()
         self.constants = {}  # name -> list of domain names declaring it
+        self.semantics_span = None  # where the last semantics statement so far is
 
     def error(self, span, message):
         self.reporter.error(span, message)
+
+    def warning(self, span, message):
+        self.reporter.warning(span, message)
 
     # --- declarations --------------------------------------------------------------------
 
@@ -79,11 +86,19 @@ class _Checker:
         if not filled:
             self._default_untyped()
         check_stratification([s for s in resolved if isinstance(s, ast.HornRule)], self)
+        self._warn_unused(resolved)
         return replace(self.program, statements=tuple(resolved), signature=self.sig)
 
     def _declare_SemanticsDecl(self, stmt):
         from .semantics import Semantics
 
+        if self.semantics_span is not None:
+            self.warning(
+                stmt.span,
+                f"semantics given again: the last semantics statement wins, so this one "
+                f"replaces the one at {self.semantics_span}",
+            )
+        self.semantics_span = stmt.span
         spec = {} if stmt.preset is None else {"preset": stmt.preset}
         for opt in stmt.options:
             spec[opt.key] = opt.value
@@ -390,6 +405,76 @@ class _Checker:
         if info.numeric:
             value = info.values[info.index_of(name)] if info.index_of(name) is not None else value
         return ast.Const(name, dtype, value, term.span, getattr(term, "quoted", False))
+
+
+    # --- warnings ---------------------------------------------------------------------------
+
+    def _warn_unused(self, statements):
+        """Warn about declared domains, predicates and functions that no statement uses, and
+        about variables that a quantifier binds but its formula never mentions."""
+        predicates, functions, domains = set(), set(), set()
+        for stmt in statements:
+            for node in _walk(stmt):
+                if isinstance(node, ast.Atom):
+                    predicates.add(node.predicate)
+                elif isinstance(node, ast.Apply):
+                    functions.add(node.function)
+                elif isinstance(node, (ast.Var, ast.Const)) and node.domain is not None:
+                    domains.add(node.domain)
+                elif isinstance(node, ast.Quantified):
+                    self._warn_unused_variables(node)
+        for info in list(self.sig.predicates.values()) + list(self.sig.functions.values()):
+            domains.update(info.arg_types)
+            if isinstance(getattr(info, "result", None), str):
+                domains.add(info.result)
+        for name, info in self.sig.predicates.items():
+            if info.declared and name not in predicates:
+                self.warning(info.span, f"predicate {name} is declared but no fact, rule or "
+                             "query uses it")
+        for name, info in self.sig.functions.items():
+            if name not in functions:
+                self.warning(info.span, f"function {name} is declared but no rule or query "
+                             "uses it")
+        for name, info in self.sig.domains.items():
+            if not info.implicit and name not in domains:
+                self.warning(info.span, f"domain {name} is declared but no predicate, "
+                             "function or quantifier uses it")
+
+    def _warn_unused_variables(self, node):
+        mentioned = {
+            n.name
+            for part in (node.guard, node.body)
+            for n in _walk(part)
+            if isinstance(n, (ast.Var, ast.Ident))
+        }
+        for var in node.variables:
+            if var.name not in mentioned:
+                self.warning(var.span, f"variable {var.name} is bound by {node.kind} but its "
+                             "formula never uses it")
+
+
+def _walk(node):
+    """``node`` and every node below it (statements, formulas, terms), depth first."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        yield node
+        if isinstance(node, ast.Quantified):
+            stack += [*node.variables, node.guard, node.body]
+        elif isinstance(node, ast.Not):
+            stack.append(node.operand)
+        elif isinstance(node, (ast.Binary, ast.Compare, ast.Arith)):
+            stack += [node.left, node.right]
+        elif isinstance(node, (ast.Atom, ast.Apply)):
+            stack.extend(node.args)
+        elif isinstance(node, ast.Fact):
+            stack.append(node.atom)
+        elif isinstance(node, ast.HornRule):
+            stack += [node.head, *node.body]
+        elif isinstance(node, (ast.Constraint, ast.Query)):
+            stack.append(node.formula)
 
 
 # the order statements are resolved in (see ``run``); the rest keep their file order

@@ -34,10 +34,11 @@ class Diagnostic:
 class RuleError(ValueError):
     """A rule file (or a formula given in Python) is wrong; ``diagnostics`` lists each
     problem, the attributes ``filename``, ``line``, ``column`` and ``message`` are those of
-    the first."""
+    the first. ``warnings`` holds the warnings found next to the errors (not in the text)."""
 
-    def __init__(self, diagnostics):
+    def __init__(self, diagnostics, warnings=()):
         self.diagnostics = tuple(diagnostics)
+        self.warnings = tuple(warnings)
         first = self.diagnostics[0]
         self.filename, self.line, self.column = first.filename, first.line, first.column
         self.message = first.message
@@ -75,12 +76,20 @@ class Reporter:
 
     @property
     def warnings(self):
-        return [d for d in self.diagnostics if d.severity == "warning"]
+        """The warnings, sorted by position, except those where an error is reported (the
+        error says more)."""
+        taken = {_where(d) for d in self.errors}
+        return sorted((d for d in self.diagnostics
+                       if d.severity == "warning" and _where(d) not in taken), key=_where)
 
     def raise_if_errors(self):
         errors = self.errors
         if errors:
-            raise RuleError(sorted(errors, key=lambda d: (d.filename, d.line, d.column)))
+            raise RuleError(sorted(errors, key=_where), self.warnings)
+
+
+def _where(diagnostic):
+    return (diagnostic.filename, diagnostic.line, diagnostic.column)
 
 
 def error_at(span, message, source=None):
