@@ -518,15 +518,20 @@ class KnowledgeBase(Module):
 
     def rule_truths(self):
         """``{rule name: truth or None}`` without gradients (None where it cannot run yet)."""
+        return {name: truth for name, (truth, _) in self.rule_status().items()}
+
+    def rule_status(self):
+        """``{rule name: (truth, None) or (None, why it cannot be evaluated)}``, no gradients."""
         import nesy
 
         out = {}
         with nesy.no_grad():
             for name in self.rules:
                 try:
-                    out[name] = float(self.rule_truth(name).item())
-                except (ValueError, TypeError):
-                    out[name] = None
+                    out[name] = (float(self.rule_truth(name).item()), None)
+                except (ValueError, TypeError) as exc:  # RuleError is a ValueError
+                    message = getattr(exc, "message", None) or str(exc)
+                    out[name] = (None, message.splitlines()[0])
         return out
 
     def __repr__(self):

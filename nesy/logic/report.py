@@ -33,11 +33,12 @@ def _predicates(kb):
 
 
 def _rules(kb):
-    truths = kb.rule_truths()
+    status = kb.rule_status()
     rows = []
     for name, rule in kb.rules.items():
-        t = truths[name]
-        rows.append((name, kb.weights[name], "?" if t is None else f"{t:.4f}", str(rule)))
+        t, why = status[name]
+        shown = f"? ({why})" if t is None else f"{t:.4f}"
+        rows.append((name, kb.weights[name], shown, str(rule)))
     return rows
 
 
