@@ -21,14 +21,20 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="train an MLP on the bundled two-moons data with nesy's autograd",
-        description="Train an MLP (2-32-32-2, Adam) on the bundled two-moons data set and "
-        "print loss and accuracy as it learns. Example: nesy demo --epochs 500 --lr 0.005",
+        help="train the bundled smokers rules and evaluate them on what-if cases",
+        description="The main job: 'nesy train' the bundled smokers-friends-cancer rules "
+        "(rules/smokers.nesy), then 'nesy eval' them on the bundled what-if cases "
+        "(rules/smokers_cases.jsonl) and print the result table. With --engine: train an MLP "
+        "(2-32-32-2, Adam) on the bundled two-moons data instead, with nesy's autograd only.",
+        epilog="Examples: nesy demo; nesy demo --epochs 1000 --lr 0.003; "
+        "nesy demo --engine --epochs 500 --lr 0.005",
     )
+    demo.add_argument("--engine", action="store_true", help="run the two-moons MLP demo")
     demo.add_argument("--epochs", type=_positive_int, default=300, help="epochs (default 300)")
     demo.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--hidden", type=_positive_int, default=32, help="hidden units (default 32)")
+    demo.add_argument("--hidden", type=_positive_int, default=32,
+                      help="hidden units of the --engine MLP (default 32)")
     demo.set_defaults(handler=_demo)
     from .commands import modules
 
@@ -53,6 +59,8 @@ def _version():
 def _demo(args):
     from . import demo
 
+    if not args.engine:
+        return demo.run_rules(epochs=args.epochs, lr=args.lr, seed=args.seed)
     accuracy = demo.run(epochs=args.epochs, lr=args.lr, seed=args.seed, hidden=args.hidden)
     print(f"test accuracy: {accuracy:.3f}")
     return 0

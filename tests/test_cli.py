@@ -10,8 +10,21 @@ def nesy(*args):
     )
 
 
-def test_demo_learns_the_bundled_data():
-    result = nesy("demo", "--epochs", "150", "--seed", "1")
+def test_demo_trains_and_evaluates_the_bundled_rules():
+    result = nesy("demo", "--epochs", "100")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("satisfaction: ") for line in lines)
+    table = lines[lines.index(next(x for x in lines if x.startswith("case "))) + 1:]
+    ids = [row.split()[0] for row in table]
+    assert ids[0] == "as_trained" and "c_has_cancer" in ids and len(ids) == 8
+    cancer = next(row for row in table if row.startswith("c_has_cancer"))
+    assert float(cancer.split()[2]) < 0  # new evidence against what was learned
+    assert "facts(Cancer)" in cancer
+
+
+def test_engine_demo_learns_the_bundled_data():
+    result = nesy("demo", "--engine", "--epochs", "150", "--seed", "1")
     assert result.returncode == 0, result.stderr
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("test accuracy: ")
