@@ -204,7 +204,7 @@ def test_interrupted_runs_resume_to_exactly_the_full_output(work):
     assert (work / "out.jsonl").read_text() == "earlier\n"
     assert len((work / "out.jsonl.partial").read_text().splitlines()) == 1 + 5
     second = nesy_eval(work, *args, "--out", "out.jsonl", "--resume",
-                       env={"NESY_EVAL_TEST_SIGNAL": "9:SIGINT"})
+                       env={"NESY_EVAL_TEST_SIGNAL": "9:SIGTERM"})
     assert second.returncode == 130
     assert (work / "out.jsonl").read_text() == "earlier\n"
     last = nesy_eval(work, *args, "--out", "out.jsonl", "--resume")
