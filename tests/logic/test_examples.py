@@ -39,3 +39,14 @@ def test_digits_addition_learns_digits_from_sums(digits, target):
     result = digits_addition.run(digits=digits)
     assert result["sum_accuracy"] >= target, result
     assert result["digit_accuracy"] >= 0.9, result
+
+
+def test_every_example_file_ships_with_the_package():
+    import fnmatch
+    import tomllib
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["nesy"]
+    for name in os.listdir(os.path.join(root, "rules")):
+        assert any(fnmatch.fnmatch(f"rules/{name}", p) for p in patterns), name
