@@ -77,6 +77,7 @@ class KnowledgeBase(Module):
         self._features = {}
         self._tables = {}
         self._function_tables = {}
+        self._inferred = {}  # derived predicate -> its table from the last infer()
         self._pending = {}  # facts over domains whose size is set later from Python
         self._callables = {}
         self._classes = {}
@@ -383,6 +384,12 @@ class KnowledgeBase(Module):
         return self._features[domain]
 
     def _truth_table(self, name, span):
+        if name in self._inferred:
+            return self._inferred[name]
+        return self._fact_table(name, span)
+
+    def _fact_table(self, name, span):
+        """The table a predicate's facts (or ``set_truths``) give it."""
         for atom, degree in self._pending.pop(name, ()):
             for t in self.signature.predicates[name].arg_types:
                 self._domain_size(t, atom.span)
@@ -465,6 +472,18 @@ class KnowledgeBase(Module):
         free = _free_variables(formula)
         return Compiler(self._env(), self.semantics, self.max_groundings).evaluate(formula, free)
 
+    def infer(self, max_iters=100, tol=1e-6):
+        """Run the Horn rules to their least fixpoint (forward chaining), stratum by stratum;
+        afterwards ``atoms``, ``truth`` and the constraint rules read the derived predicates'
+        tables, which keep their gradients. Call it again after changing facts, truths,
+        features or parameters. Returns an ``InferenceReport`` (``iterations``, ``changes``
+        and ``converged``: every stratum's last change below ``tol`` within ``max_iters``)."""
+        from .chaining import infer
+
+        self._inferred = {}
+        self._inferred, report = infer(self, max_iters, tol)
+        return report
+
     def satisfaction(self):
         """The weighted aggregate of all constraint truths (LTN's ``SatAgg``)."""
         import nesy
@@ -490,10 +509,10 @@ class KnowledgeBase(Module):
         info = self.signature.predicates.get(predicate)
         if info is None:
             raise ValueError(f"undefined predicate {predicate!r}")
-        if info.kind == "derived":
+        if info.kind == "derived" and predicate not in self._inferred:
             raise ValueError(
-                f"{predicate} is defined by Horn rules; its truths come from forward chaining, "
-                "which this version does not run yet (its facts are in the file)"
+                f"{predicate} is defined by Horn rules; its truths come from forward chaining: "
+                "call kb.infer() first"
             )
         variables = tuple(ast.Var(f"_{i}", t) for i, t in enumerate(info.arg_types))
         with nesy.no_grad():
