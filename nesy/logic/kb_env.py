@@ -199,9 +199,17 @@ class KBEnvironment:
         if isinstance(term, ast.Const):
             if term.value is not None:
                 return np.asarray(term.value), ()
-            if numeric or term.domain is None:
+            if numeric:
                 self.fail(term.span, f"{term} is not a number")
-            return np.asarray(self.const_index(term, term.domain)), ()
+            domain = term.domain
+            if domain is None:  # e.g. x != "c" in a Horn rule: the domain that lists it
+                owners = [
+                    n for n, d in self.sig.domains.items() if term.name in (d.individuals or ())
+                ]
+                if len(owners) != 1:
+                    self.fail(term.span, f"cannot tell which domain's individual {term} is")
+                domain = owners[0]
+            return np.asarray(self.const_index(term, domain)), ()
         if isinstance(term, ast.Apply):
             import nesy
 

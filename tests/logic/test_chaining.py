@@ -348,3 +348,13 @@ def test_a_registered_or_is_folded_pairwise():
     finally:
         unregister_operator("or", "test_probsum")
     assert got == pytest.approx(expected_path_ac("product"), abs=1e-12)
+
+
+def test_a_quoted_constant_in_a_body_comparison():
+    kb = nesy.logic.loads(
+        'Edge(a, b). Edge(b, c). Edge(c, a).\nPath(x, y) :- Edge(x, y).\n'
+        'Path(x, z) :- Edge(x, y), Path(y, z).\nNotToC(x, y) :- Path(x, y), y != "c".\n'
+    )
+    kb.infer()
+    pairs = {(x, y) for x in "abc" for y in "abc" if y != "c"}
+    assert set(kb.atoms("NotToC", 0.5)) == pairs
