@@ -406,3 +406,37 @@ class Program:
 
     def of_type(self, cls):
         return [s for s in self.statements if isinstance(s, cls)]
+
+
+# --- traversal ---------------------------------------------------------------------------
+
+
+def children(node):
+    """The nodes directly below ``node``: a quantifier's variables, guard and body; the
+    operands of connectives, comparisons and arithmetic; the arguments of atoms and function
+    terms; the parts of statements. Leaves (variables, constants, identifiers) have none."""
+    if isinstance(node, Quantified):
+        guard = [] if node.guard is None else [node.guard]
+        return [*node.variables, *guard, node.body]
+    if isinstance(node, Not):
+        return [node.operand]
+    if isinstance(node, (Binary, Compare, Arith)):
+        return [node.left, node.right]
+    if isinstance(node, (Atom, Apply)):
+        return list(node.args)
+    if isinstance(node, Fact):
+        return [node.atom]
+    if isinstance(node, HornRule):
+        return [node.head, *node.body]
+    if isinstance(node, (Constraint, Query)):
+        return [node.formula]
+    return []
+
+
+def walk(node):
+    """``node`` and every node below it, depth first, without recursion."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))

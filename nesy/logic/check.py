@@ -414,7 +414,7 @@ class _Checker:
         about variables that a quantifier binds but its formula never mentions."""
         predicates, functions, domains = set(), set(), set()
         for stmt in statements:
-            for node in _walk(stmt):
+            for node in ast.walk(stmt):
                 if isinstance(node, ast.Atom):
                     predicates.add(node.predicate)
                 elif isinstance(node, ast.Apply):
@@ -444,37 +444,14 @@ class _Checker:
         mentioned = {
             n.name
             for part in (node.guard, node.body)
-            for n in _walk(part)
+            if part is not None
+            for n in ast.walk(part)
             if isinstance(n, (ast.Var, ast.Ident))
         }
         for var in node.variables:
             if var.name not in mentioned:
                 self.warning(var.span, f"variable {var.name} is bound by {node.kind} but its "
                              "formula never uses it")
-
-
-def _walk(node):
-    """``node`` and every node below it (statements, formulas, terms), depth first."""
-    stack = [node]
-    while stack:
-        node = stack.pop()
-        if node is None:
-            continue
-        yield node
-        if isinstance(node, ast.Quantified):
-            stack += [*node.variables, node.guard, node.body]
-        elif isinstance(node, ast.Not):
-            stack.append(node.operand)
-        elif isinstance(node, (ast.Binary, ast.Compare, ast.Arith)):
-            stack += [node.left, node.right]
-        elif isinstance(node, (ast.Atom, ast.Apply)):
-            stack.extend(node.args)
-        elif isinstance(node, ast.Fact):
-            stack.append(node.atom)
-        elif isinstance(node, ast.HornRule):
-            stack += [node.head, *node.body]
-        elif isinstance(node, (ast.Constraint, ast.Query)):
-            stack.append(node.formula)
 
 
 # the order statements are resolved in (see ``run``); the rest keep their file order

@@ -74,14 +74,9 @@ def assign_axes(formula, env, free=()):
                 for v in binder.variables:
                     inner[v.name] = axis
             axes_of[id(node)] = (tuple(axes), inner)
-            if node.guard is not None:
-                visit(node.guard, inner)
-            visit(node.body, inner)
-        elif isinstance(node, ast.Not):
-            visit(node.operand, scope)
-        elif isinstance(node, (ast.Binary, ast.Compare)):
-            visit(node.left, scope)
-            visit(node.right, scope)
+            scope = inner
+        for child in ast.children(node):
+            visit(child, scope)
 
     visit(formula, scope)
     return layout, scope, axes_of
@@ -95,17 +90,9 @@ def dependencies(node, scope, axes_of):
         if node.guard is not None:
             deps |= dependencies(node.guard, inner, axes_of)
         return deps - set(axes)
-    if isinstance(node, ast.Not):
-        return dependencies(node.operand, scope, axes_of)
-    if isinstance(node, (ast.Binary, ast.Compare, ast.Arith)):
-        return dependencies(node.left, scope, axes_of) | dependencies(node.right, scope, axes_of)
-    if isinstance(node, ast.Atom):
-        return set().union(*(dependencies(a, scope, axes_of) for a in node.args))
-    if isinstance(node, ast.Apply):
-        return set().union(*(dependencies(a, scope, axes_of) for a in node.args))
     if isinstance(node, ast.Var):
         return {scope[node.name]}
-    return set()
+    return set().union(*(dependencies(c, scope, axes_of) for c in ast.children(node)))
 
 
 def largest_grounding(node, scope, axes_of, layout):
@@ -114,25 +101,19 @@ def largest_grounding(node, scope, axes_of, layout):
 
     def visit(node, scope):
         nonlocal best
-        if isinstance(node, ast.Quantified):
-            _, inner = axes_of[id(node)]
-            deps = dependencies(node.body, inner, axes_of)
-            if node.guard is not None:
-                deps |= dependencies(node.guard, inner, axes_of)
+        if isinstance(node, ast.Quantified):  # the body (and guard) before reduction
+            _, scope = axes_of[id(node)]
+            deps = set().union(
+                *(dependencies(c, scope, axes_of) for c in (node.guard, node.body) if c)
+            )
         else:  # an atom or a negation too: a tensor over its free variables (truth("F(x, y)"))
             deps = dependencies(node, scope, axes_of)
         size = math.prod(layout.sizes[a] for a in deps)
         if size > best[0]:
             best = (size, tuple(sorted(deps)))
-        if isinstance(node, ast.Quantified):
-            if node.guard is not None:
-                visit(node.guard, inner)
-            visit(node.body, inner)
-        elif isinstance(node, ast.Not):
-            visit(node.operand, scope)
-        elif isinstance(node, (ast.Binary, ast.Compare)):
-            visit(node.left, scope)
-            visit(node.right, scope)
+        for child in ast.children(node):
+            if not isinstance(child, (ast.Var, ast.Const, ast.Ident, ast.Apply, ast.Arith)):
+                visit(child, scope)
 
     visit(node, scope)
     return best

@@ -64,7 +64,7 @@ class _Resolver:
                 self.bindings[id(var)] = binding
                 inner[var.name] = binding
             if node.guard is not None:
-                if _has_quantifier(node.guard):
+                if any(isinstance(n, ast.Quantified) for n in ast.walk(node.guard)):
                     self.checker.error(node.guard.span, "a guard cannot contain a quantifier")
                 self.collect(node.guard, inner)
             self.collect(node.body, inner)
@@ -241,13 +241,3 @@ class _Resolver:
             elif not domains:
                 return term
         return self.checker._constant(term, dtype)
-
-
-def _has_quantifier(node):
-    if isinstance(node, ast.Quantified):
-        return True
-    if isinstance(node, ast.Not):
-        return _has_quantifier(node.operand)
-    if isinstance(node, ast.Binary):
-        return _has_quantifier(node.left) or _has_quantifier(node.right)
-    return False

@@ -107,7 +107,7 @@ class TableEnvironment:
                         self.fail(
                             arg.span, "function terms need a knowledge base (nesy.logic.loads)"
                         )
-            for child in _children(node):
+            for child in ast.children(node):
                 visit(child)
 
         visit(formula)
@@ -139,16 +139,6 @@ class TableEnvironment:
         if isinstance(term, ast.Const) and term.value is not None:
             return np.asarray(term.value), ()
         self.fail(term.span, f"cannot compare {term} here")
-
-
-def _children(node):
-    if isinstance(node, ast.Quantified):
-        return ([node.guard] if node.guard is not None else []) + [node.body]
-    if isinstance(node, ast.Not):
-        return [node.operand]
-    if isinstance(node, (ast.Binary, ast.Compare, ast.Arith)):
-        return [node.left, node.right]
-    return []
 
 
 def resolve_untyped(formula, fail):
