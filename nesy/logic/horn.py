@@ -105,11 +105,21 @@ def _rebuild_literal(checker, lit, types):
         return replace(lit, operand=_rebuild_literal(checker, lit.operand, types))
     if isinstance(lit, ast.Atom):
         return _rebuild_atom(checker, lit, types)
+    # ``y != "c"``: the constant is an individual of the variable's domain
+    left_type = _term_type(checker, lit.right, types)
+    right_type = _term_type(checker, lit.left, types)
     return replace(
         lit,
-        left=_rebuild_term(checker, lit.left, None, types),
-        right=_rebuild_term(checker, lit.right, None, types),
+        left=_rebuild_term(checker, lit.left, left_type, types),
+        right=_rebuild_term(checker, lit.right, right_type, types),
     )
+
+
+def _term_type(checker, term, types):
+    """The domain of ``term`` when it is a typed variable of the rule, else None."""
+    if _is_variable(checker, term) and term.name in types:
+        return types[term.name][0]
+    return None
 
 
 def _rebuild_atom(checker, atom, types):

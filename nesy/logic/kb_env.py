@@ -201,15 +201,9 @@ class KBEnvironment:
                 return np.asarray(term.value), ()
             if numeric:
                 self.fail(term.span, f"{term} is not a number")
-            domain = term.domain
-            if domain is None:  # e.g. x != "c" in a Horn rule: the domain that lists it
-                owners = [
-                    n for n, d in self.sig.domains.items() if term.name in (d.individuals or ())
-                ]
-                if len(owners) != 1:
-                    self.fail(term.span, f"cannot tell which domain's individual {term} is")
-                domain = owners[0]
-            return np.asarray(self.const_index(term, domain)), ()
+            if term.domain is None:
+                self.fail(term.span, f"cannot tell which domain's individual {term} is")
+            return np.asarray(self.const_index(term, term.domain)), ()
         if isinstance(term, ast.Apply):
             import nesy
 
