@@ -206,24 +206,7 @@ def or_fold(sem, xs, axes):
 
 def _variables(rule):
     """The rule's variables, the head's first, in order of appearance."""
-    out = []
-
-    def terms(node):
-        if isinstance(node, ast.Var):
-            out.append(node)
-        elif isinstance(node, (ast.Compare, ast.Arith)):
-            terms(node.left)
-            terms(node.right)
-        elif isinstance(node, ast.Not):
-            terms(node.operand)
-        elif isinstance(node, ast.Atom):
-            for a in node.args:
-                terms(a)
-
-    terms(rule.head)
-    for lit in rule.body:
-        terms(lit)
-    return out
+    return [node for node in ast.walk(rule) if isinstance(node, ast.Var)]
 
 
 def _head_placement(head, env):

@@ -561,24 +561,16 @@ class KnowledgeBase(Module):
 
 
 def _free_variables(formula):
+    """The variables no quantifier binds, in order of first appearance."""
     seen = {}
 
     def visit(node, bound):
         if isinstance(node, ast.Quantified):
-            inner = bound | {v.name for v in node.variables}
-            if node.guard is not None:
-                visit(node.guard, inner)
-            visit(node.body, inner)
-        elif isinstance(node, ast.Not):
-            visit(node.operand, bound)
-        elif isinstance(node, (ast.Binary, ast.Compare, ast.Arith)):
-            visit(node.left, bound)
-            visit(node.right, bound)
-        elif isinstance(node, (ast.Atom, ast.Apply)):
-            for a in node.args:
-                visit(a, bound)
+            bound = bound | {v.name for v in node.variables}
         elif isinstance(node, ast.Var) and node.name not in bound:
             seen.setdefault(node.name, node)
+        for child in ast.children(node):
+            visit(child, bound)
 
     visit(formula, frozenset())
     return tuple(seen.values())
