@@ -30,7 +30,7 @@ def fork(kb):
             d[name] = sig = copy.copy(value)
             for part in ("domains", "predicates", "functions"):
                 setattr(sig, part, {k: copy.copy(v) for k, v in getattr(value, part).items()})
-        elif name == "_pending":
+        elif name in ("_pending", "_sparse_facts"):
             d[name] = {k: list(v) for k, v in value.items()}
         elif name == "rules":
             d[name] = {k: _fork_group(v) if isinstance(v, FactGroup) else v

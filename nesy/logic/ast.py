@@ -358,15 +358,19 @@ class Fact:
 @_node
 class HornRule:
     """``Head :- literal, ...`` with literals atoms, negated atoms or comparisons, and an
-    optional confidence (``0.9 :: Head :- ...``)."""
+    optional confidence (``0.9 :: Head :- ...``); ``t(0.9) :: Head :- ...`` makes it
+    ``learnable`` from that initial value (ProbLog's notation)."""
 
     head: Atom
     body: tuple
     confidence: float | None = None
     span: Span = _span_field()
+    learnable: bool = False
 
     def __str__(self):
         prefix = "" if self.confidence is None else f"{self.confidence:g} :: "
+        if self.learnable:
+            prefix = f"t({self.confidence:g}) :: "
         return f"{prefix}{self.head} :- {', '.join(map(str, self.body))}."
 
 

@@ -41,7 +41,7 @@ import numpy as np
 import nesy
 
 from . import ast
-from .chaining import InferenceReport, _ChainEnv, _Grounded
+from .chaining import InferenceReport, _ChainEnv, _Grounded, round_limit
 from .compiler import Compiler
 from .stratify import strata
 
@@ -79,15 +79,14 @@ def combine_all(xs, axes):
     return combine(pos, neg)
 
 
-def infer_cf(kb, max_iters=100, tol=1e-9, threshold=0.2):
+def infer_cf(kb, max_iters=None, tol=1e-9, threshold=0.2):
     """Certainty factors of ``kb``'s derived predicates at the least fixpoint.
 
     Returns ``({predicate: float64 array over its argument domains}, InferenceReport)``. A
     rule fires on a grounding when the minimum of its premises' CFs is above ``threshold``
     (MYCIN's 0.2; 0 lets any positive evidence through).
     """
-    if max_iters < 1:
-        raise ValueError(f"max_iters must be at least 1, got {max_iters}")
+    max_iters = round_limit(max_iters)
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must lie in [0, 1), got {threshold}")
     horn = [s for s in kb.program.statements if isinstance(s, ast.HornRule)]
@@ -144,7 +143,8 @@ def _rule_cf(grounded, env, threshold):
         atom = lit.operand if negated else lit
         cf = np.asarray(compiler.node(atom, grounded.scope).detach().numpy(), dtype=np.float64)
         premise = np.minimum(premise, -cf if negated else cf)
-    confidence = 1.0 if grounded.rule.confidence is None else grounded.rule.confidence
+    confidence = env.kb.rule_confidence(grounded.rule)
+    confidence = 1.0 if confidence is None else float(confidence)
     cf = np.where(fires & (premise > threshold), confidence * premise, 0.0)
     value = combine_all(cf, grounded.fold)  # 0 (no evidence) is combine's identity
     if grounded.mask is None:

@@ -53,16 +53,43 @@ class InferenceReport:
     iterations: list  # rounds run per stratum
     changes: list  # the largest change of each stratum's last round (0: one round suffices)
     converged: bool
+    engine: str = "dense"
 
     @property
     def max_change(self):
         return max(self.changes, default=0.0)
 
 
-def infer(kb, max_iters=100, tol=1e-6):
-    """Derived truth tables of ``kb`` at the least fixpoint, and an ``InferenceReport``."""
+def round_limit(max_iters):
+    """``max_iters`` checked; None: no limit (every fixpoint here is reached, or approached
+    until a round changes less than ``tol``: the truths only rise and are bounded by 1)."""
+    if max_iters is None:
+        return math.inf
     if max_iters < 1:
         raise ValueError(f"max_iters must be at least 1, got {max_iters}")
+    return max_iters
+
+
+DENSE_ENGINE_MAX = 1 << 20  # "auto" runs the dense engine up to this many groundings a rule
+
+
+def choose_engine(kb):
+    """``"dense"`` while every Horn rule's groundings (the product of its variables' domain
+    sizes) stay below ``DENSE_ENGINE_MAX``, else ``"sparse"``."""
+    env = KBEnvironment(kb)
+    for rule in kb.program.statements:
+        if isinstance(rule, ast.HornRule):
+            sizes = {}
+            for var in _variables(rule):
+                sizes.setdefault(var.name, env.var_size(var))
+            if math.prod(sizes.values()) > DENSE_ENGINE_MAX:
+                return "sparse"
+    return "dense"
+
+
+def infer(kb, max_iters=None, tol=1e-6):
+    """Derived truth tables of ``kb`` at the least fixpoint, and an ``InferenceReport``."""
+    max_iters = round_limit(max_iters)
     sem = replace(kb.semantics, stable=False)  # exact on 0/1: T(x, 0) = 0, S(x, 0) = x
     horn = [s for s in kb.program.statements if isinstance(s, ast.HornRule)]
     derived = {p for p, i in kb.signature.predicates.items() if i.kind == "derived"}
@@ -90,7 +117,9 @@ def _fixpoint(group, rules, facts, tables, env, sem, max_iters, tol):
     own = set(group)
     recursive = any(a.predicate in own for rs in rules.values() for r in rs for a in r.body_atoms())
     change = math.inf
-    for rounds in range(1, max_iters + 1):
+    rounds = 0
+    while rounds < max_iters:
+        rounds += 1
         change = 0.0
         for p in group:  # Gauss-Seidel: later heads already see this round's tables
             new = facts[p]
@@ -143,8 +172,11 @@ class _Grounded:
             )
         self.shape, self.mask = _head_placement(rule.head, env)
         self.confidence = None
-        if rule.confidence is not None and rule.confidence != 1.0:
-            self.confidence = nesy.tensor(np.asarray(rule.confidence, dtype=env.dtype))
+        confidence = env.kb.rule_confidence(rule)
+        if isinstance(confidence, nesy.Tensor):  # learnable, in the knowledge base's dtype
+            self.confidence = confidence
+        elif confidence is not None and confidence != 1.0:
+            self.confidence = nesy.tensor(np.asarray(confidence, dtype=env.dtype))
 
     def body_atoms(self):
         for lit in self.rule.body:

@@ -199,6 +199,76 @@ def explain(kb, atom, k=3, depth=None):
     return _Explainer(kb, k).run(ground, depth)
 
 
+@dataclass
+class Support:
+    """One conclusion a ground atom helps derive: the rule grounding that uses it."""
+
+    conclusion: str  # the head atom, ground
+    truth: float  # the conclusion's truth
+    rule: str
+    label: str  # ``Head#k``
+    location: str
+    bindings: dict
+    contribution: float  # this grounding's contribution to the conclusion
+    negated: bool  # the atom occurs as ``not A`` in the body
+
+    def __str__(self):
+        use = "its absence (not ...)" if self.negated else "it"
+        bindings = ", ".join(f"{k}={v}" for k, v in self.bindings.items())
+        return (f"{self.conclusion} = {_fmt(self.truth)}  <- rule {self.label} at "
+                f"{self.location} with {bindings}, through {use}, contributes "
+                f"{_fmt(self.contribution)}")
+
+
+class Supports(list):
+    """The answer of ``why``: a list of ``Support``, printable."""
+
+    def __init__(self, atom, items):
+        super().__init__(items)
+        self.atom = atom
+
+    def __str__(self):
+        if not self:
+            return f"{self.atom} supports no conclusion"
+        return "\n".join([f"{self.atom} supports:"] + [f"  {s}" for s in self])
+
+
+def why(kb, atom, k=None):
+    """The conclusions ground ``atom`` directly supports: every grounding of every Horn
+    rule with a body literal on ``atom`` (positive, or ``not atom``) that contributes more
+    than 0, best first (at most ``k``; None: all). Runs ``kb.infer()`` first if needed."""
+    if k is not None and k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    ground = parse_atom(kb, atom) if isinstance(atom, str) else atom
+    derived = [p for p, i in kb.signature.predicates.items() if i.kind == "derived"]
+    if any(p not in kb._inferred for p in derived):
+        kb.infer()
+    explainer = _Explainer(kb, k=kb.max_groundings if k is None else k)
+    found = []
+    for rule in explainer.horn:
+        for lit in rule.body:
+            negated = isinstance(lit, ast.Not)
+            body_atom = lit.operand if negated else lit
+            if not isinstance(body_atom, ast.Atom) or body_atom.predicate != ground.predicate:
+                continue
+            binding = _bind_head(body_atom, ground)  # unify the literal with the atom
+            if binding is None:
+                continue
+            for contribution, names, _ in explainer.groundings(rule, binding):
+                head = _substitute(rule.head, {v: _const(kb, n, _domain_of(rule, v))
+                                               for v, n in names.items()})
+                found.append(Support(str(head), explainer.truth(head), str(rule),
+                                     kb.horn_label(rule),
+                                     f"{rule.span.filename}:{rule.span.line}", names,
+                                     contribution, negated))
+    found.sort(key=lambda s: -s.contribution)
+    return Supports(str(ground), found if k is None else found[:k])
+
+
+def _domain_of(rule, name):
+    return next(n.domain for n in ast.walk(rule) if isinstance(n, ast.Var) and n.name == name)
+
+
 def parse_atom(kb, text):
     """``Pred(c, ...)`` as an ``ast.Atom`` of typed constants of ``kb``; ValueError if not."""
     try:
@@ -325,8 +395,11 @@ class _Explainer:
         full = tuple(layout.sizes)
         grids, mask = [], np.ones(full, dtype=bool)
         truth = nesy.ones((), dtype=self.env.dtype)
-        if rule.confidence is not None:
-            truth = nesy.tensor(np.asarray(rule.confidence, dtype=self.env.dtype))
+        confidence = self.kb.rule_confidence(rule)
+        if confidence is not None:
+            truth = nesy.tensor(np.asarray(float(confidence), dtype=self.env.dtype))
+        cf = self.sem.certainty
+        premise = np.ones(full)  # certainty factors: the minimum of the premises' CFs
         with nesy.no_grad():
             for lit in body:
                 if isinstance(lit, ast.Compare):
@@ -334,13 +407,22 @@ class _Explainer:
                     mask = mask & m
                     grids.append((m, None))
                     continue
-                t = compiler.node(lit, scope)
-                truth = self.sem.and_(truth, t)
                 inner = None
                 if isinstance(lit, ast.Not):
                     inner = np.broadcast_to(compiler.node(lit.operand, scope).numpy(), full)
-                grids.append((np.broadcast_to(t.numpy(), full), inner))
-        values = np.where(mask, np.broadcast_to(truth.detach().numpy(), full), 0.0)
+                if cf:  # not A has CF -CF(A)
+                    t = -inner if inner is not None else compiler.node(lit, scope).numpy()
+                    premise = np.minimum(premise, t)
+                else:
+                    t = compiler.node(lit, scope)
+                    truth = self.sem.and_(truth, t)
+                    t = t.numpy()
+                grids.append((np.broadcast_to(t, full), inner))
+        if cf:  # MYCIN: the rule fires above the threshold, concluding confidence * premise
+            fires = mask & (premise > self.sem.threshold)
+            values = np.where(fires, float(truth.numpy()) * premise, 0.0)
+        else:
+            values = np.where(mask, np.broadcast_to(truth.detach().numpy(), full), 0.0)
         flat = values.reshape(-1)
         best = [i for i in np.argsort(-flat, kind="stable")[: self.k] if flat[i] > 0]
         out = []

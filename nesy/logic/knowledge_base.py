@@ -26,7 +26,19 @@ from .data import load_facts, load_table
 from .errors import error_at
 from .kb_env import KBEnvironment
 from .models import build_model
+from .relations import Relation
 from .report import kb_html, kb_text
+
+SPARSE_FACTS_ABOVE = 1 << 22  # facts over more possible atoms are kept as rows, not a table
+
+
+def _max_into(table, rows, degrees):
+    """``table[row] = max(table[row], degree)`` for each fact (rows: ``(n, arity)``)."""
+    degrees = degrees.astype(table.dtype)
+    if table.ndim == 0:
+        table[()] = max(table[()], degrees.max(initial=0))
+    else:
+        np.maximum.at(table, tuple(rows.T), degrees)
 
 
 class FactGroup:
@@ -78,16 +90,20 @@ class KnowledgeBase(Module):
         self._tables = {}
         self._function_tables = {}
         self._inferred = {}  # derived predicate -> its table from the last infer()
+        self._inferring = False
         self._pending = {}  # facts over domains whose size is set later from Python
+        self._sparse_facts = {}  # predicate -> [(rows (n, arity) int64, degrees)], large domains
         self._callables = {}
         self._classes = {}
         self.embeddings = Module()
         self.models = Module()
+        self.learned_confidences = Module()  # logits of the ``t(...) ::`` Horn rules
         self.rules = {}
         self.weights = {}
         self.queries = {}
         self._init_domains()
         self._init_statements()
+        self._init_confidences()
         self._init_table_files()
         self._build_models()
 
@@ -169,23 +185,87 @@ class KnowledgeBase(Module):
             elif isinstance(stmt, ast.Query):
                 self.queries[stmt.name] = stmt
 
+    def _init_confidences(self):
+        """Label every Horn rule ``Head#k`` (the k-th with that head) and give each
+        learnable one a parameter: the logit of its confidence, ``c = sigmoid(w)``, so
+        that any gradient step keeps it in (0, 1)."""
+        import nesy
+
+        counts = {}
+        self._horn_labels = {}
+        for stmt in self.program.statements:
+            if not isinstance(stmt, ast.HornRule):
+                continue
+            head = stmt.head.predicate
+            counts[head] = counts.get(head, 0) + 1
+            self._horn_labels[id(stmt)] = f"{head}#{counts[head]}"
+            if stmt.learnable:
+                c = min(max(stmt.confidence, 1e-6), 1.0 - 1e-6)
+                logit = nesy.tensor(np.asarray(np.log(c / (1.0 - c)), dtype=self.dtype_name))
+                self.learned_confidences.register_parameter(
+                    f"{head}_{counts[head]}", nesy.nn.Parameter(logit))
+
+    def horn_label(self, rule):
+        """``Head#k``: the k-th Horn rule with that head, in file order."""
+        return self._horn_labels[id(rule)]
+
+    def _confidence_parameter(self, rule):
+        if not rule.learnable:
+            return None
+        return self.learned_confidences._parameters[self.horn_label(rule).replace("#", "_")]
+
+    def rule_confidence(self, rule):
+        """A Horn rule's confidence: None (1), a float, or for a learnable rule a 0-dim
+        tensor ``sigmoid(w)`` that carries the gradient to its parameter."""
+        w = self._confidence_parameter(rule)
+        if w is not None:
+            return w.sigmoid()
+        return rule.confidence
+
+    def confidences(self):
+        """``{"Head#k": confidence}`` of every Horn rule, learnable ones at their current
+        value (a rule without a ``::`` prefix has 1)."""
+        out = {}
+        for stmt in self.program.statements:
+            if isinstance(stmt, ast.HornRule):
+                c = self.rule_confidence(stmt)
+                out[self.horn_label(stmt)] = 1.0 if c is None else float(
+                    c.item() if hasattr(c, "item") else c)
+        return out
+
     def _set_fact(self, atom, degree):
         info = self.signature.predicates[atom.predicate]
         if any(t not in self._sizes for t in info.arg_types):  # an open domain: apply later
             self._pending.setdefault(atom.predicate, []).append((atom, degree))
             return
-        table = self._numpy_table(atom.predicate, atom.span)
         index = tuple(self._env().const_index(c, t) for c, t in zip(atom.args, info.arg_types))
-        table[index] = max(table[index], degree)
+        self._store_facts(atom.predicate, np.asarray([index], dtype=np.int64),
+                          np.asarray([degree], dtype=np.float64), atom.span)
+
+    def _store_facts(self, name, rows, degrees, span):
+        """Facts by argument indices: into the dense table when it exists or is small, else
+        kept as rows (a relation over large domains) until a dense table is asked for."""
+        import math
+
+        info = self.signature.predicates[name]
+        space = math.prod(self._domain_size(t, span) for t in info.arg_types)
+        if name in self._tables or space <= SPARSE_FACTS_ABOVE:
+            _max_into(self._numpy_table(name, span), rows, degrees)
+        else:
+            self._sparse_facts.setdefault(name, []).append((rows, degrees))
 
     def _numpy_table(self, name, span):
-        """The writable numpy truth table of a table predicate (created on first use)."""
+        """The writable numpy truth table of a table predicate (created on first use, with
+        the facts kept as rows until then)."""
         import nesy
 
         if name not in self._tables:
             info = self.signature.predicates[name]
             shape = tuple(self._domain_size(t, span) for t in info.arg_types)
-            self._tables[name] = nesy.tensor(np.zeros(shape, dtype=self.dtype_name))
+            table = np.zeros(shape, dtype=self.dtype_name)
+            for rows, degrees in self._sparse_facts.pop(name, ()):
+                _max_into(table, rows, degrees)
+            self._tables[name] = nesy.tensor(table)
         table = self._tables[name]
         if table.requires_grad:
             raise self._error(span, f"{name}'s table was set from Python with requires_grad")
@@ -232,6 +312,8 @@ class KnowledgeBase(Module):
         """Fixed features of ``domain``'s individuals: one row each (sets an unknown size)."""
         import nesy
 
+        self._invalidate()
+
         self._domain_info(domain)  # raises for an unknown domain
         if domain in self.embeddings._parameters:
             raise ValueError(f"{domain} has trainable embeddings; it takes no fixed features")
@@ -263,6 +345,7 @@ class KnowledgeBase(Module):
 
     def set_truths(self, predicate, table):
         """The whole truth table of a table predicate (a Tensor keeps its gradient)."""
+        self._invalidate()
         import nesy
 
         info = self.signature.predicates.get(predicate)
@@ -283,6 +366,7 @@ class KnowledgeBase(Module):
 
     def add_fact(self, predicate, *args, degree=1.0):
         """Add ``Predicate(args...)`` with a degree, as a fact line in the file would."""
+        self._invalidate()
         info = self.signature.predicates.get(predicate)
         if info is None:
             raise ValueError(f"undefined predicate {predicate!r}")
@@ -302,8 +386,88 @@ class KnowledgeBase(Module):
             self.weights[name] = 1.0
         self.rules[name].facts.append((consts, float(degree)))
 
+    def add_facts(self, predicate, rows, degrees=None):
+        """Many facts of a table predicate at once: ``rows`` is an ``(n, arity)`` array of
+        argument indices (or a sequence of tuples of individual names), ``degrees`` one
+        degree each (default 1). Over large domains they are kept as rows, so a relation of
+        millions of atoms never needs its dense table (see ``infer(engine="sparse")``)."""
+        info = self.signature.predicates.get(predicate)
+        if info is None:
+            raise ValueError(f"undefined predicate {predicate!r}")
+        if info.learned:
+            raise ValueError(f"{predicate} is learned: add its facts one by one with add_fact")
+        rows = self._index_rows(predicate, info, rows)
+        n = len(rows)
+        degrees = np.ones(n) if degrees is None else np.asarray(degrees, dtype=np.float64)
+        if degrees.shape != (n,):
+            raise ValueError(f"add_facts({predicate!r}): {n} rows but degrees of shape "
+                             f"{degrees.shape}")
+        if n and (np.isnan(degrees).any() or degrees.min() < 0 or degrees.max() > 1):
+            raise ValueError(f"add_facts({predicate!r}): degrees must lie in [0, 1]")
+        if n:
+            self._invalidate()
+            self._store_facts(predicate, rows, degrees, ast.NOWHERE)
+        return self
+
+    def _index_rows(self, predicate, info, rows):
+        """``rows`` as an ``(n, arity)`` int64 array of valid indices (names looked up)."""
+        arity = info.arity
+        array = np.asarray(rows)
+        if array.dtype.kind in "iu":
+            array = array.astype(np.int64).reshape(-1, arity) if array.size else np.empty(
+                (0, arity), np.int64)
+        else:
+            out = np.empty((len(rows), arity), dtype=np.int64)
+            for i, row in enumerate(rows):
+                if len(row) != arity:
+                    raise ValueError(f"{predicate} takes {arity} arguments, got {tuple(row)}")
+                for j, (name, domain) in enumerate(zip(row, info.arg_types)):
+                    index = self.signature.domains[domain].index_of(str(name))
+                    if index is None:
+                        raise ValueError(f"add_facts({predicate!r}): unknown individual "
+                                         f"{name!r} of domain {domain}")
+                    out[i, j] = index
+            array = out
+        if array.ndim != 2 or array.shape[1] != arity:
+            raise ValueError(f"{predicate} takes {arity} arguments; rows have shape "
+                             f"{array.shape}")
+        for j, domain in enumerate(info.arg_types):
+            size = self._domain_size(domain, ast.NOWHERE)
+            if len(array) and (array[:, j].min() < 0 or array[:, j].max() >= size):
+                raise ValueError(f"add_facts({predicate!r}): argument {j + 1} has indices "
+                                 f"outside 0..{size - 1} (domain {domain})")
+        return array
+
+    def _fact_relation(self, name, span):
+        """The atoms a predicate's facts, table or model give it, as a sparse ``Relation``
+        (derived predicates: their facts only)."""
+        import nesy
+
+        from .relations import Relation
+
+        info = self.signature.predicates[name]
+        for atom, degree in self._pending.pop(name, ()):
+            self._set_fact(atom, degree)
+        sizes = tuple(self._domain_size(t, span) for t in info.arg_types)
+        if info.kind in ("table", "derived") and name not in self._tables:
+            chunks = self._sparse_facts.get(name, ())
+            n = sum(len(r) for r, _ in chunks)
+            rel = Relation(sizes, capacity=n, dtype=self.dtype_name)
+            for rows, degrees in chunks:
+                rel.merge(rel.encode(list(rows.T)), degrees)
+            return rel
+        with nesy.no_grad():
+            if info.kind in ("table", "derived"):
+                table = self._fact_table(name, span)
+            else:
+                variables = tuple(ast.Var(f"_{i}", t) for i, t in enumerate(info.arg_types))
+                table = Compiler(self._env(), self.semantics, self.max_groundings).evaluate(
+                    ast.Atom(name, variables), variables)
+            return Relation.from_dense(table.detach().numpy(), self.dtype_name)
+
     def set_function(self, function, values):
         """The output table of a given function: one row per grounding of its arguments."""
+        self._invalidate()
         import nesy
 
         info = self.signature.functions.get(function)
@@ -328,6 +492,7 @@ class KnowledgeBase(Module):
             raise ValueError(f"no predicate or function named {name!r}")
         if not callable(model):
             raise TypeError(f"bind({name!r}, ...) needs a Module or a callable, got {model!r}")
+        self._invalidate()
         if name in self.models._modules:
             del self.models._modules[name]
         self._callables.pop(name, None)
@@ -383,9 +548,31 @@ class KnowledgeBase(Module):
             )
         return self._features[domain]
 
+    def _invalidate(self):
+        """Forget the inferred tables: the next read of a derived predicate infers again."""
+        self._inferred = {}
+
+    def _ensure_inferred(self, name):
+        """Run ``infer()`` when derived predicate ``name`` is read and not yet inferred
+        since the last change of facts, truths, features or bindings."""
+        info = self.signature.predicates.get(name)
+        if info is not None and info.kind == "derived" and name not in self._inferred and \
+                not self._inferring:
+            self.infer()
+
     def _truth_table(self, name, span):
+        self._ensure_inferred(name)
         if name in self._inferred:
-            return self._inferred[name]
+            table = self._inferred[name]
+            if not isinstance(table, Relation):
+                return table
+            from .ground_program import dense_table
+
+            if table.space > self.max_groundings:
+                raise self._error(span, f"{name} was inferred by the sparse engine and has "
+                                  f"{table.space:,} possible atoms, above the budget of "
+                                  f"{self.max_groundings:,} for a dense table")
+            return dense_table(table, self.dtype_name)
         return self._fact_table(name, span)
 
     def _fact_table(self, name, span):
@@ -472,21 +659,111 @@ class KnowledgeBase(Module):
         free = _free_variables(formula)
         return Compiler(self._env(), self.semantics, self.max_groundings).evaluate(formula, free)
 
-    def infer(self, max_iters=100, tol=1e-6):
+    def infer(self, max_iters=None, tol=1e-6, engine="auto"):
         """Run the Horn rules to their least fixpoint (forward chaining), stratum by stratum;
         afterwards ``atoms``, ``truth`` and the constraint rules read the derived predicates'
-        tables, which keep their gradients. Call it again after changing facts, truths,
-        features or parameters. Returns an ``InferenceReport`` (``iterations``, ``changes``
-        and ``converged``: every stratum's last change below ``tol`` within ``max_iters``)."""
-        from .chaining import infer
+        tables. Call it again after changing facts, truths, features or parameters.
 
+        ``engine``: ``"dense"`` (one table per predicate, gradients to every input),
+        ``"sparse"`` (semi-naive joins over the atoms with nonzero truth: memory grows with
+        the atoms, not the domain sizes) or ``"auto"`` (dense while every rule's groundings
+        stay below ``DENSE_ENGINE_MAX`` and whenever a gradient is needed, else sparse).
+        Returns an ``InferenceReport`` (``engine``, ``iterations``, ``changes`` and
+        ``converged``: every stratum's last change below ``tol`` within ``max_iters`` rounds;
+        None: no limit)."""
+        if engine not in ("auto", "dense", "sparse"):
+            raise ValueError(f"engine must be 'auto', 'dense' or 'sparse', got {engine!r}")
         self._inferred = {}
-        self._inferred, report = infer(self, max_iters, tol)
+        self._inferring = True
+        try:
+            report = self._run_inference(max_iters, tol, engine)
+        finally:
+            self._inferring = False
         return report
 
+    def _run_inference(self, max_iters, tol, engine):
+        from .chaining import choose_engine, infer
+        from .sparse_chaining import infer_sparse
+
+        if self.semantics.certainty:  # MYCIN/EMYCIN certainty factors, dense
+            import nesy
+
+            from .certainty import infer_cf
+
+            tables, report = infer_cf(self, max_iters, tol, self.semantics.threshold)
+            self._inferred = {p: nesy.tensor(t.astype(self.dtype_name))
+                              for p, t in tables.items()}
+            report.engine = "certainty"
+            return report
+        if engine == "auto":
+            engine = choose_engine(self)
+        run = infer if engine == "dense" else infer_sparse
+        self._inferred, report = run(self, max_iters, tol)
+        report.engine = engine
+        return report
+
+    def explain(self, atom, k=3, depth=None):
+        """How ``atom`` (text such as ``"Path(a, c)"``) got its truth: its proof tree, the
+        ``k`` best rule groundings at every level down to facts, ``depth`` rule levels at
+        most (None: all). Prints as text; renders as a tree in notebooks. Runs ``infer()``
+        first if it has not run."""
+        from .explain import explain
+
+        return explain(self, atom, k=k, depth=depth)
+
+    def why(self, atom, k=None):
+        """The conclusions ``atom`` directly supports (rule groundings using it or its
+        negation), best first; at most ``k`` (None: all)."""
+        from .explain import why
+
+        return why(self, atom, k=k)
+
+    def relation(self, predicate, min_truth=0.0):
+        """The atoms of ``predicate`` with truth >= ``min_truth`` (> 0 by default) as arrays:
+        ``(rows, truths)``, ``rows`` an ``(n, arity)`` array of argument indices. Cheap for
+        millions of atoms, unlike ``atoms``."""
+        info = self.signature.predicates.get(predicate)
+        if info is None:
+            raise ValueError(f"undefined predicate {predicate!r}")
+        self._ensure_inferred(predicate)
+        rel = self._inferred.get(predicate)
+        if rel is None:
+            rel = self._fact_relation(predicate, info.span)
+        elif not isinstance(rel, Relation):
+            rel = Relation.from_dense(rel.detach().numpy(), self.dtype_name)
+        keep = rel.current_truth >= min_truth if min_truth > 0 else rel.current_truth > 0
+        return rel.rows()[keep], rel.current_truth[keep].copy()
+
+    def load_state_dict(self, state_dict, strict=True):
+        out = super().load_state_dict(state_dict, strict)
+        self._invalidate()
+        return out
+
+    def _chaining_has_parameters(self):
+        """Whether derived truths depend on parameters: a learnable confidence, or a model
+        (or a table set with gradients) in some Horn rule's body."""
+        if self.learned_confidences._parameters:
+            return True
+        for stmt in self.program.statements:
+            if isinstance(stmt, ast.HornRule):
+                for lit in stmt.body:
+                    atom = lit.operand if isinstance(lit, ast.Not) else lit
+                    if isinstance(atom, ast.Atom):
+                        info = self.signature.predicates[atom.predicate]
+                        table = self._tables.get(atom.predicate)
+                        if info.kind in ("neural", "extern") or (
+                                table is not None and table.requires_grad):
+                            return True
+        return False
+
     def satisfaction(self):
-        """The weighted aggregate of all constraint truths (LTN's ``SatAgg``)."""
+        """The weighted aggregate of all constraint truths (LTN's ``SatAgg``). When the
+        derived predicates depend on parameters, forward chaining runs again first, so
+        that training sees (and differentiates through) the current fixpoint."""
         import nesy
+
+        if self._chaining_has_parameters():
+            self.infer()
 
         if not self.rules:
             raise ValueError("this knowledge base has no constraint rules to satisfy")
@@ -509,23 +786,66 @@ class KnowledgeBase(Module):
         info = self.signature.predicates.get(predicate)
         if info is None:
             raise ValueError(f"undefined predicate {predicate!r}")
-        if info.kind == "derived" and predicate not in self._inferred:
-            raise ValueError(
-                f"{predicate} is defined by Horn rules; its truths come from forward chaining: "
-                "call kb.infer() first"
-            )
+        self._ensure_inferred(predicate)
+        names = [self._individual_names(t) for t in info.arg_types]
+        if isinstance(self._inferred.get(predicate), Relation) and min_truth > 0:
+            rows, truths = self.relation(predicate, min_truth)
+            return {tuple(names[i][j] for i, j in enumerate(row)): float(t)
+                    for row, t in zip(rows.tolist(), truths)}
         variables = tuple(ast.Var(f"_{i}", t) for i, t in enumerate(info.arg_types))
         with nesy.no_grad():
             table = (
                 Compiler(self._env(), self.semantics, self.max_groundings)
                 .evaluate(ast.Atom(predicate, variables), variables)
+                .detach()
                 .numpy()
             )
-        names = [self._individual_names(t) for t in info.arg_types]
         result = {}
-        for index in zip(*np.nonzero(table >= min_truth)):
+        for index in map(tuple, np.argwhere(table >= min_truth)):  # works for 0-d tables
             result[tuple(names[i][j] for i, j in enumerate(index))] = float(table[index])
         return result
+
+    def count(self, predicate, min_truth=0.0):
+        """How many atoms of ``predicate`` have truth >= ``min_truth`` (> 0 by default),
+        without listing them (cheap for millions of atoms)."""
+        info = self.signature.predicates.get(predicate)
+        if info is None:
+            raise ValueError(f"undefined predicate {predicate!r}")
+        self._ensure_inferred(predicate)
+        rel = self._inferred.get(predicate)
+        if rel is None:
+            rel = self._fact_relation(predicate, info.span)
+        if not isinstance(rel, Relation):
+            values = rel.detach().numpy()
+        else:
+            values = rel.current_truth
+        return int(np.count_nonzero(values >= min_truth if min_truth > 0 else values > 0))
+
+    def facts(self, predicate):
+        """``{(constant names...): degree}`` of the facts given for ``predicate`` (in the
+        file, by ``add_fact``/``add_facts``, or as its table); for a learned predicate its
+        supervision, negated facts with degree 0."""
+        info = self.signature.predicates.get(predicate)
+        if info is None:
+            raise ValueError(f"undefined predicate {predicate!r}")
+        names = [self._individual_names(t) for t in info.arg_types]
+        out = {}
+        if info.learned:
+            for negated in (False, True):
+                group = self.rules.get(f"facts({'not ' if negated else ''}{predicate})")
+                for args, degree in getattr(group, "facts", ()):
+                    out[tuple(a.name for a in args)] = degree
+            return out
+        rel = self._fact_relation(predicate, info.span) if info.kind in (
+            "table", "derived") else Relation(())
+        for row, degree in zip(rel.rows().tolist(), rel.current_truth.tolist()):
+            out[tuple(names[i][j] for i, j in enumerate(row))] = degree
+        return out
+
+    def individuals(self, domain):
+        """The names of a domain's individuals, in index order."""
+        self._domain_size(self._domain_info(domain).name, ast.NOWHERE)
+        return self._individual_names(domain)
 
     def _individual_names(self, domain):
         info = self.signature.domains[domain]

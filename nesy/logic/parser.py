@@ -182,6 +182,13 @@ def _end_position(text):
 # --- the transformer -----------------------------------------------------------------------
 
 
+class _Learnable:
+    """The parsed ``t(initial) ::`` prefix of a Horn rule."""
+
+    def __init__(self, initial):
+        self.initial = initial
+
+
 def _anonymous_name(span):
     """``rule@LINE:COL`` (``rule@FILE:LINE:COL`` in a file): unique across imports."""
     where = "" if span.filename.startswith("<") else os.path.basename(span.filename) + ":"
@@ -359,10 +366,16 @@ class _Builder:
         degree_token, formula, body = children
         span = self.span(meta)
         degree = degree_token
+        learnable = isinstance(degree, _Learnable)
         if body is not None:
             if not isinstance(formula, ast.Atom):
                 self.fail(formula.span, f"the head of a rule must be an atom, got '{formula}'")
+            if learnable:
+                return ast.HornRule(formula, body, degree.initial, span, learnable=True)
             return ast.HornRule(formula, body, degree, span)
+        if learnable:
+            self.fail(span, "'t(...) ::' makes a Horn rule's confidence learnable; a fact's "
+                      "degree is given ('0.7 :: Fact.') or set from Python with set_truths")
         if isinstance(formula, ast.Atom):
             return ast.Fact(formula, 1.0 if degree is None else degree, span)
         if isinstance(formula, ast.Not) and isinstance(formula.operand, ast.Atom):
@@ -379,6 +392,11 @@ class _Builder:
 
     def rule_degree(self, meta, children):
         return float(_number(children[0]))
+
+    def rule_learnable_degree(self, meta, children):
+        """``t(0.5) ::`` (``t(_)``: from 0.5), as in ProbLog: a learnable confidence."""
+        inner = str(children[0]).split("(", 1)[1].split(")", 1)[0].strip()
+        return _Learnable(0.5 if inner == "_" else float(inner))
 
     def rule_body(self, meta, children):
         for literal in children:

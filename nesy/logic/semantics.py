@@ -357,7 +357,8 @@ def _violation(law, v):
 # --- semantics ------------------------------------------------------------------------------
 _FIELDS = {"not": "not_op", "and": "and_op", "or": "or_op", "implies": "implies_op",
            "forall": "forall_op", "exists": "exists_op", "p_forall": "p_forall",
-           "p_exists": "p_exists", "stable": "stable"}
+           "p_exists": "p_exists", "stable": "stable", "certainty": "certainty",
+           "threshold": "threshold"}
 _KIND_OF = {"not": "not", "and": "and", "or": "or", "implies": "implies",
             "forall": "aggregator", "exists": "aggregator"}
 
@@ -387,6 +388,8 @@ class Semantics:
     p_forall: float = 2.0
     p_exists: float = 2.0
     stable: bool = True
+    certainty: bool = False  # forward chaining computes MYCIN/EMYCIN certainty factors
+    threshold: float = 0.2  # with certainty: a rule fires above this premise CF (MYCIN)
 
     def __post_init__(self):
         for key, kind in _KIND_OF.items():
@@ -399,6 +402,13 @@ class Semantics:
         if not isinstance(self.stable, (bool, np.bool_)):
             raise ValueError(f"'stable' must be true or false, got {self.stable!r}")
         object.__setattr__(self, "stable", bool(self.stable))
+        if not isinstance(self.certainty, (bool, np.bool_)):
+            raise ValueError(f"'certainty' must be true or false, got {self.certainty!r}")
+        object.__setattr__(self, "certainty", bool(self.certainty))
+        t = self.threshold
+        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 <= t < 1:
+            raise ValueError(f"'threshold' must be a number in [0, 1), got {t!r}")
+        object.__setattr__(self, "threshold", float(t))
 
     @classmethod
     def resolve(cls, spec=None):
@@ -432,7 +442,8 @@ class Semantics:
     @property
     def name(self):
         """The preset this equals, or "custom"."""
-        return next((name for name, s in PRESETS.items() if s == self), "custom")
+        presets = {**PRESETS, **CHAINING_PRESETS}
+        return next((name for name, s in presets.items() if s == self), "custom")
 
     def __repr__(self):
         settings = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items())
@@ -519,9 +530,11 @@ def _takes_weights(fn):
 
 
 def _preset(name):
+    if isinstance(name, str) and name in CHAINING_PRESETS:
+        return CHAINING_PRESETS[name]
     if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(f"unknown semantics preset {name!r}; known presets: "
-                         f"{', '.join(sorted(PRESETS))}")
+                         f"{', '.join(sorted([*PRESETS, *CHAINING_PRESETS]))}")
     return PRESETS[name]
 
 
@@ -531,4 +544,11 @@ PRESETS = MappingProxyType({
                        exists_op="max"),
     "lukasiewicz": Semantics(and_op="luk", or_op="luk", implies_op="luk", forall_op="mean",
                              exists_op="max"),
+})
+
+# Presets for forward chaining only. ``certainty``: ``kb.infer()`` computes MYCIN/EMYCIN
+# certainty factors in [-1, 1] (``certainty.py``); formulas use Goedel's connectives.
+CHAINING_PRESETS = MappingProxyType({
+    "certainty": Semantics(and_op="min", or_op="max", implies_op="kleene_dienes",
+                           forall_op="min", exists_op="max", certainty=True),
 })

@@ -39,10 +39,13 @@ class DomainInfo:
     def index_of(self, name):
         """Index of the individual called ``name`` (sized domains: ``"0"``..``"n-1"``)."""
         if self.individuals is not None:
-            try:
-                return self.individuals.index(name)
-            except ValueError:
-                return None
+            positions = self.__dict__.get("_positions")
+            if positions is None or positions[0] is not self.individuals or positions[1] != len(
+                    self.individuals):  # rebuilt when the list is replaced or grows
+                positions = (self.individuals, len(self.individuals),
+                             {n: i for i, n in reversed(list(enumerate(self.individuals)))})
+                self.__dict__["_positions"] = positions
+            return positions[2].get(name)
         if name.isdigit() and (self.size is None or int(name) < self.size):
             return int(name)
         return None

@@ -311,6 +311,17 @@ class Tensor:
     def __reduce__(self):
         raise TypeError("nesy tensors are not pickled; save state with nesy.save(dict, path)")
 
+    def __copy__(self):
+        """A shallow copy sharing the data (as ``copy.copy`` of a NumPy array view would),
+        detached from the graph: matplotlib and other libraries copy what they plot."""
+        twin = object.__new__(type(self))
+        _init(twin, self._data, False, None)
+        twin.device = self.device
+        twin._requires_grad = self._requires_grad
+        for k, v in getattr(self, "__dict__", {}).items():
+            setattr(twin, k, v)
+        return twin
+
     def __deepcopy__(self, memo):
         """A leaf copy with its own data (and grad), keeping ``requires_grad`` and the class."""
         twin = object.__new__(type(self))
