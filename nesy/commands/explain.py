@@ -10,6 +10,8 @@ arity, an atom that does not parse, or rules that do not load; 2 for a usage err
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 
@@ -19,6 +21,9 @@ examples:
   nesy explain rules/graph.nesy "Path(a, c)" --k 1 --depth 2   the best grounding, 2 levels
   nesy explain rules/graph.nesy "Path(a, c)" --format json     one JSON document
   nesy explain rules/smokers.nesy "Cancer(ann)" --checkpoint model.npz
+  nesy explain rules/family.nesy "Parent(cid, gus)" --why       what this fact supports
+  nesy explain rules/diagnosis.nesy "StayHome(ann)" --semantics certainty   MYCIN CFs
+  nesy explain rules/family.nesy "Ancestor(ann, lea)" --format dot | dot -Tsvg > proof.svg
 
 output (text), one line per atom and per rule grounding, children indented:
   Path(a, c) = 0.6
@@ -56,8 +61,15 @@ def add_parser(subparsers):
     parser.add_argument("--checkpoint", metavar="CKPT",
                         help="trained parameters to load first (nesy train --checkpoint, or "
                         "nesy.save(kb.state_dict(), path))")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="text: an indented proof tree (default); json: one JSON document")
+    parser.add_argument("--format", choices=("text", "json", "dot"), default="text",
+                        help="text: an indented proof tree (default); json: one JSON document; "
+                        "dot: a Graphviz graph (dot -Tsvg)")
+    parser.add_argument("--why", action="store_true",
+                        help="instead of how ATOM was derived, list the conclusions it "
+                        "supports (rule groundings that use it), best first")
+    parser.add_argument("--semantics", metavar="NAME",
+                        help="override the file's semantics, e.g. certainty (MYCIN certainty "
+                        "factors) or godel")
     parser.set_defaults(handler=run)
     return parser
 
@@ -77,7 +89,7 @@ def _count(least):
 
 def run(args):
     import nesy
-    from nesy.logic.explain import explain
+    from nesy.logic.explain import explain, why
 
     for path, what in ((args.rules, "rule file"), (args.checkpoint, "checkpoint")):
         if path is not None and not os.path.isfile(path):
@@ -88,9 +100,16 @@ def run(args):
         from nesy.evaluation.template import read_checkpoint
 
         state, semantics = read_checkpoint(args.checkpoint)
-    kb = nesy.logic.load(args.rules, semantics=semantics)
+    kb = nesy.logic.load(args.rules, semantics=args.semantics or semantics)
     if state is not None:
         kb.load_state_dict(state)
+    if args.why:
+        supports = why(kb, args.atom, k=args.k)
+        if args.format == "json":
+            print(json.dumps([dataclasses.asdict(s) for s in supports], indent=2))
+        else:
+            print(supports)
+        return 0
     tree = explain(kb, args.atom, k=args.k, depth=args.depth)
-    print(tree.to_json() if args.format == "json" else tree.render())
+    print({"json": tree.to_json, "dot": tree.to_dot}.get(args.format, tree.render)())
     return 0

@@ -148,6 +148,94 @@ class Explanation:
     def __str__(self):
         return self.render()
 
+    def _repr_html_(self):
+        """The proof tree in a notebook: nested boxes, one per atom and rule grounding,
+        each atom's bar as long as its truth."""
+        return _TREE_CSS + "<div class='nesy-proof'>" + _html_node(self) + "</div>"
+
+    def to_dot(self):
+        """The proof tree as a Graphviz graph (``dot -Tsvg``): atoms are boxes, rule
+        groundings ellipses, edges point from a conclusion to what it rests on."""
+        lines = ["digraph proof {", "  rankdir=TB; node [fontname=Helvetica, fontsize=10];"]
+        ids = {}
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            nid = ids.setdefault(id(node), f"a{len(ids)}")
+            lines.append(f"  {nid} [shape=box, label={_dot(_headline(node))}];")
+            for j, d in enumerate(node.derivations):
+                rid = f"{nid}_r{j}"
+                lines.append(f"  {rid} [shape=ellipse, label="
+                             f"{_dot(f'{d.label}: contributes {_fmt(d.contribution)}')}];")
+                lines.append(f"  {nid} -> {rid};")
+                for k, lit in enumerate(d.body):
+                    if lit.explanation is not None:
+                        cid = ids.setdefault(id(lit.explanation), f"a{len(ids)}")
+                        stack.append(lit.explanation)
+                    else:
+                        cid = f"{rid}_l{k}"
+                        lines.append(f"  {cid} [shape=plaintext, label="
+                                     f"{_dot(_literal_line(lit))}];")
+                    lines.append(f"  {rid} -> {cid};")
+        lines.append("}")
+        return "\n".join(lines)
+
+
+_TREE_CSS = """<style>
+.nesy-proof ul { list-style: none; margin: 0 0 0 1.2em; padding-left: 0.6em;
+  border-left: 1px solid #bbb; }
+.nesy-proof li { margin: 2px 0; }
+.nesy-proof .atom { font-family: monospace; }
+.nesy-proof .bar { display: inline-block; height: 0.7em; background: #4c72b0;
+  margin-right: 0.4em; vertical-align: middle; }
+.nesy-proof .rule { color: #555; font-size: 90%; }
+.nesy-proof .note { color: #888; font-size: 85%; }
+</style>"""
+
+
+def _html_node(root):
+    """Nested lists built with an explicit stack (deep trees need no recursion)."""
+    import html
+
+    out = []
+    stack = [("node", root)]
+    while stack:
+        kind, item = stack.pop()
+        if kind == "text":
+            out.append(item)
+            continue
+        if kind == "literal":
+            out.append(f"<li><span class='atom'>{html.escape(_literal_line(item))}</span></li>")
+            continue
+        node = item
+        width = max(0.0, min(1.0, abs(node.truth))) * 4
+        head = _headline(node)
+        out.append(f"<li><span class='bar' style='width:{width:.2f}em'></span>"
+                   f"<span class='atom'>{html.escape(head)}</span>")
+        todo = [("text", "</li>")]
+        if node.derivations:
+            parts = [("text", "<ul>")]
+            for d in node.derivations:
+                bindings = ", ".join(f"{k}={v}" for k, v in d.bindings.items())
+                parts.append(("text", f"<li><span class='rule'>rule {html.escape(d.label)} "
+                                      f"({html.escape(d.location)}) with "
+                                      f"{html.escape(bindings)}: contributes "
+                                      f"{_fmt(d.contribution)}</span><ul>"))
+                for lit in d.body:
+                    if lit.explanation is not None:
+                        parts.append(("node", lit.explanation))
+                    else:
+                        parts.append(("literal", lit))
+                parts.append(("text", "</ul></li>"))
+            parts.append(("text", "</ul>"))
+            todo = parts + todo
+        stack.extend(reversed(todo))
+    return "<ul>" + "".join(out) + "</ul>"
+
+
+def _dot(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
 
 def _fmt(x):
     return f"{x:.4g}"
@@ -226,6 +314,19 @@ class Supports(list):
     def __init__(self, atom, items):
         super().__init__(items)
         self.atom = atom
+
+    def _repr_html_(self):
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(s.conclusion)}</td><td>{_fmt(s.truth)}</td>"
+            f"<td>{html.escape(s.label)}{' (through not)' if s.negated else ''}</td>"
+            f"<td>{html.escape(', '.join(f'{k}={v}' for k, v in s.bindings.items()))}</td>"
+            f"<td>{_fmt(s.contribution)}</td></tr>" for s in self)
+        return (f"<p><b>{html.escape(self.atom)}</b> supports {len(self)} "
+                f"conclusion{'s' * (len(self) != 1)}</p><table><tr><th>conclusion</th>"
+                f"<th>truth</th><th>rule</th><th>bindings</th><th>contribution</th></tr>"
+                f"{rows}</table>")
 
     def __str__(self):
         if not self:
@@ -309,6 +410,11 @@ class _Explainer:
         self.kb = kb
         self.k = k
         self.env = kb._env()  # reads the inferred tables for derived predicates
+        if kb.semantics.certainty:  # given atoms as CFs too: "not P(c)." is -1
+            from .certainty import _CFEnv
+
+            self.env = _CFEnv(kb)
+            self.env.tables.update(kb._inferred)
         self.sem = replace(kb.semantics, stable=False)  # as chaining computed them
         self.horn = [s for s in kb.program.statements if isinstance(s, ast.HornRule)]
         self.facts = {}

@@ -91,6 +91,7 @@ class KnowledgeBase(Module):
         self._function_tables = {}
         self._inferred = {}  # derived predicate -> its table from the last infer()
         self._inferring = False
+        self._inferred_from = ()
         self._pending = {}  # facts over domains whose size is set later from Python
         self._sparse_facts = {}  # predicate -> [(rows (n, arity) int64, degrees)], large domains
         self._callables = {}
@@ -414,8 +415,9 @@ class KnowledgeBase(Module):
         arity = info.arity
         array = np.asarray(rows)
         if array.dtype.kind in "iu":
-            array = array.astype(np.int64).reshape(-1, arity) if array.size else np.empty(
-                (0, arity), np.int64)
+            if array.ndim == 1 and arity == 1:
+                array = array[:, None]
+            array = array.astype(np.int64) if array.size else np.empty((0, arity), np.int64)
         else:
             out = np.empty((len(rows), arity), dtype=np.int64)
             for i, row in enumerate(rows):
@@ -556,9 +558,30 @@ class KnowledgeBase(Module):
         """Run ``infer()`` when derived predicate ``name`` is read and not yet inferred
         since the last change of facts, truths, features or bindings."""
         info = self.signature.predicates.get(name)
-        if info is not None and info.kind == "derived" and name not in self._inferred and \
-                not self._inferring:
+        if info is None or info.kind != "derived" or self._inferring:
+            return
+        if name not in self._inferred or self._inferred_from != self._chaining_inputs():
             self.infer()
+
+    def _chaining_inputs(self):
+        """A fingerprint of the parameters the derived truths depend on (learnable
+        confidences, models and gradient-carrying tables in Horn rule bodies): an optimizer
+        step changes it, and the next read of a derived predicate infers again."""
+        tensors = list(self.learned_confidences._parameters.values())
+        for stmt in self.program.statements:
+            if not isinstance(stmt, ast.HornRule):
+                continue
+            for lit in stmt.body:
+                atom = lit.operand if isinstance(lit, ast.Not) else lit
+                if not isinstance(atom, ast.Atom):
+                    continue
+                model = self.models._modules.get(atom.predicate)
+                if model is not None:
+                    tensors.extend(model.parameters())
+                table = self._tables.get(atom.predicate)
+                if table is not None and table.requires_grad:
+                    tensors.append(table)
+        return tuple(hash(t.detach().numpy().tobytes()) for t in tensors)
 
     def _truth_table(self, name, span):
         self._ensure_inferred(name)
@@ -679,6 +702,7 @@ class KnowledgeBase(Module):
             report = self._run_inference(max_iters, tol, engine)
         finally:
             self._inferring = False
+        self._inferred_from = self._chaining_inputs()
         return report
 
     def _run_inference(self, max_iters, tol, engine):

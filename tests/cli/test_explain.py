@@ -80,3 +80,22 @@ def test_missing_files_and_usage(rules):
 def test_debug_shows_the_traceback(rules):
     result = nesy("--debug", "explain", "graph.nesy", "Pth(a, b)", cwd=rules, debug=True)
     assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_why_and_dot(rules):
+    result = nesy("explain", "graph.nesy", "Path(b, c)", "--why", cwd=rules)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "Path(b, c) supports:"
+    assert "Path(a, c) = 0.6  <- rule Path#2" in result.stdout
+    result = nesy("explain", "graph.nesy", "Edge(a, b)", "--why", "--format", "json", cwd=rules)
+    assert {s["conclusion"] for s in json.loads(result.stdout)} == {"Path(a, b)", "Path(a, c)"}
+    result = nesy("explain", "graph.nesy", "Path(a, c)", "--format", "dot", cwd=rules)
+    assert result.stdout.startswith("digraph proof {") and '"Edge(a, b) = 0.8' in result.stdout
+
+
+def test_semantics_override_to_certainty_factors(rules):
+    (rules / "cf.nesy").write_text("0.9 :: Fever(ann). Cough(ann).\n"
+                                   "0.7 :: Flu(p) :- Fever(p), Cough(p).\n")
+    result = nesy("explain", "cf.nesy", "Flu(ann)", "--semantics", "certainty", cwd=rules)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "Flu(ann) = 0.63"

@@ -173,3 +173,42 @@ def test_bad_atoms_are_clear_errors(atom, message):
     kb = nesy.logic.loads(FUZZY)
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         explain(kb, atom)
+
+
+# --- why, and the notebook and Graphviz renderings ---------------------------------------------
+def test_why_lists_the_conclusions_an_atom_supports():
+    kb = nesy.logic.loads(FUZZY)
+    (edge,) = kb.why("Edge(b, d)")  # direct support only: Path(a, d) uses Path(b, d)
+    assert (edge.conclusion, edge.label, edge.contribution) == (
+        "Path(b, d)", "Path#1", pytest.approx(0.7))
+    (path,) = kb.why("Path(b, d)")
+    assert (path.conclusion, path.label) == ("Path(a, d)", "Path#2")
+    assert path.contribution == pytest.approx(0.9 * 0.7)  # Edge(a, b) and Path(b, d)
+    assert path.bindings == {"y": "b", "z": "d", "x": "a"}
+    assert path.truth == pytest.approx(1 - (1 - 0.63) * (1 - 0.4))
+    assert [s.conclusion for s in kb.why("Edge(a, b)")] == ["Path(a, b)", "Path(a, d)"]
+    assert len(kb.why("Edge(a, b)", k=1)) == 1
+    assert "Edge(b, d) supports:" in str(kb.why("Edge(b, d)"))
+    assert str(kb.why("Path(a, d)")) == "Path(a, d) supports no conclusion"
+
+
+def test_why_through_a_negated_literal():
+    kb = nesy.logic.loads(BIRDS)
+    (support,) = kb.why("Penguin(tweety)")  # absent: not Penguin(tweety) = 1 supports Flies
+    assert support.negated and support.conclusion == "Flies(tweety)"
+    assert kb.why("Penguin(polly)") == []  # present: not Penguin(polly) = 0 supports nothing
+
+
+def test_html_and_dot_renderings_show_every_atom():
+    kb = nesy.logic.loads(FAMILY)
+    tree = kb.explain("Ancestor(ann, dan)")
+    html = tree._repr_html_()
+    for atom in ("Ancestor(ann, dan)", "Parent(ann, bob)", "Ancestor(cal, dan)",
+                 "Parent(cal, dan)"):
+        assert atom in html and atom in tree.to_dot()
+    assert html.count("<ul>") == html.count("</ul>") and html.count("<li>") == html.count(
+        "</li>")
+    dot = tree.to_dot()
+    assert dot.startswith("digraph proof {") and dot.endswith("}")
+    assert dot.count("->") == 3 * 2 + 2  # three groundings, their literals, three levels
+    assert "<table>" in kb.why("Parent(bob, cal)")._repr_html_()

@@ -341,7 +341,8 @@ def test_resolve_forms():
     ({"andd": "min"}, "unknown semantics key 'andd'; valid keys: not, and, or, implies, forall"),
     ({"and": "nand"}, "unknown 'and' operator 'nand'; known and operators: luk, min, prod"),
     ({"forall": "prod"}, "unknown 'forall' operator 'prod'; known aggregator operators: max,"),
-    ("fancy", "unknown semantics preset 'fancy'; known presets: certainty, godel, lukasiewicz, product"),
+    ("fancy", "unknown semantics preset 'fancy'; known presets: certainty, godel, lukasiewicz, "
+              "product"),
     ({"preset": "fancy"}, "unknown semantics preset 'fancy'"),
     ({"p_forall": 0}, "'p_forall' must be a finite number > 0, got 0"),
     ({"p_exists": -2.0}, "'p_exists' must be a finite number > 0, got -2.0"),

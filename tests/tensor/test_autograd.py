@@ -386,3 +386,15 @@ def test_reductions_of_nan_propagate_like_torch():
             ours = getattr(nesy.tensor(data), name)(1).numpy()
         theirs = getattr(torch.tensor(data), name)(1).numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, err_msg=name)
+
+
+def test_copy_copy_shares_data_and_leaves_the_graph():
+    import copy
+
+    x = nesy.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    twin = copy.copy(y)  # matplotlib copies what it plots
+    assert twin.tolist() == [2.0, 4.0] and twin.grad_fn is None
+    assert np.shares_memory(twin.detach().numpy(), y.detach().numpy())
+    leaf = copy.copy(x)
+    assert leaf.requires_grad and leaf is not x
