@@ -46,6 +46,9 @@ from .compiler import Compiler
 from .stratify import strata
 
 
+FIRING_SLACK = 1e-6  # degrees stored in float32 carry ~6e-8 relative rounding
+
+
 def combine(a, b):
     """EMYCIN's combination of two CFs, elementwise.
 
@@ -145,11 +148,19 @@ def _rule_cf(grounded, env, threshold):
         premise = np.minimum(premise, -cf if negated else cf)
     confidence = env.kb.rule_confidence(grounded.rule)
     confidence = 1.0 if confidence is None else float(confidence)
-    cf = np.where(fires & (premise > threshold), confidence * premise, 0.0)
+    # above the threshold by more than float32 rounding: 0.5 * 0.4 must not fire at 0.2
+    cf = np.where(fires & (premise > threshold + FIRING_SLACK), confidence * premise, 0.0)
     value = combine_all(cf, grounded.fold)  # 0 (no evidence) is combine's identity
     if grounded.mask is None:
         return value
     return np.where(grounded.mask, value.reshape(grounded.shape), 0.0)
+
+
+def cf_fact_tables(kb):
+    """The CF tables of the table predicates with negated facts (``not P(a).`` is -1)."""
+    env = _CFEnv(kb)
+    return {p: env.fact_cf(p, atoms[0].span) for p, atoms in env.negated.items()
+            if kb.signature.predicates[p].kind == "table"}
 
 
 class _CFEnv(_ChainEnv):

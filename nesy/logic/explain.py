@@ -417,11 +417,7 @@ class _Explainer:
             self.env.tables.update(kb._inferred)
         self.sem = replace(kb.semantics, stable=False)  # as chaining computed them
         self.horn = [s for s in kb.program.statements if isinstance(s, ast.HornRule)]
-        self.facts = {}
-        for s in kb.program.statements:
-            if isinstance(s, ast.Fact):
-                key = _key(s.atom)
-                self.facts[key] = max(self.facts.get(key, 0.0), s.degree)
+        self.facts = {}  # (predicate, names) -> degree, read per table predicate as needed
         self.expanded = set()
 
     def run(self, atom, depth):
@@ -461,8 +457,11 @@ class _Explainer:
             table = self.kb._fact_table(atom.predicate, atom.span).detach().numpy()
             index = tuple(self.env.const_index(c, t) for c, t in zip(atom.args, info.arg_types))
             degree = float(table[index]) or None
-        elif kind == "table" and _key(atom) in self.facts:
-            kind, degree = "fact", self.facts[_key(atom)]
+        elif kind == "table":
+            if atom.predicate not in self.facts:  # facts from the file, add_fact(s), tables
+                self.facts[atom.predicate] = self.kb.facts(atom.predicate)
+            degree = self.facts[atom.predicate].get(_key(atom)[1])
+            kind = "table" if degree is None else "fact"
         return Explanation(str(atom), self.truth(atom), kind, degree)
 
     def derivations(self, atom):
@@ -525,7 +524,9 @@ class _Explainer:
                     t = t.numpy()
                 grids.append((np.broadcast_to(t, full), inner))
         if cf:  # MYCIN: the rule fires above the threshold, concluding confidence * premise
-            fires = mask & (premise > self.sem.threshold)
+            from .certainty import FIRING_SLACK
+
+            fires = mask & (premise > self.sem.threshold + FIRING_SLACK)
             values = np.where(fires, float(truth.numpy()) * premise, 0.0)
         else:
             values = np.where(mask, np.broadcast_to(truth.detach().numpy(), full), 0.0)

@@ -453,10 +453,10 @@ class KnowledgeBase(Module):
         sizes = tuple(self._domain_size(t, span) for t in info.arg_types)
         if info.kind in ("table", "derived") and name not in self._tables:
             chunks = self._sparse_facts.get(name, ())
-            n = sum(len(r) for r, _ in chunks)
-            rel = Relation(sizes, capacity=n, dtype=self.dtype_name)
-            for rows, degrees in chunks:
-                rel.merge(rel.encode(list(rows.T)), degrees)
+            rel = Relation(sizes, capacity=sum(len(r) for r, _ in chunks), dtype=self.dtype_name)
+            if chunks:  # one merge: a fact added at a time is a chunk of one row
+                rows = np.concatenate([r for r, _ in chunks])
+                rel.merge(rel.encode(list(rows.T)), np.concatenate([d for _, d in chunks]))
             return rel
         with nesy.no_grad():
             if info.kind in ("table", "derived"):
@@ -687,10 +687,12 @@ class KnowledgeBase(Module):
         afterwards ``atoms``, ``truth`` and the constraint rules read the derived predicates'
         tables. Call it again after changing facts, truths, features or parameters.
 
-        ``engine``: ``"dense"`` (one table per predicate, gradients to every input),
-        ``"sparse"`` (semi-naive joins over the atoms with nonzero truth: memory grows with
-        the atoms, not the domain sizes) or ``"auto"`` (dense while every rule's groundings
-        stay below ``DENSE_ENGINE_MAX`` and whenever a gradient is needed, else sparse).
+        ``engine``: ``"dense"`` (one table per predicate), ``"sparse"`` (semi-naive joins
+        over the atoms with nonzero truth: memory grows with the atoms, not the domain
+        sizes) or ``"auto"`` (dense while every rule's groundings stay below
+        ``DENSE_ENGINE_MAX``, else sparse). Both carry gradients to fact degrees, bound
+        models and learnable confidences. Under ``semantics certainty`` it computes
+        MYCIN/EMYCIN certainty factors instead (``certainty.py``).
         Returns an ``InferenceReport`` (``engine``, ``iterations``, ``changes`` and
         ``converged``: every stratum's last change below ``tol`` within ``max_iters`` rounds;
         None: no limit)."""
@@ -712,11 +714,13 @@ class KnowledgeBase(Module):
         if self.semantics.certainty:  # MYCIN/EMYCIN certainty factors, dense
             import nesy
 
-            from .certainty import infer_cf
+            from .certainty import cf_fact_tables, infer_cf
 
             tables, report = infer_cf(self, max_iters, tol, self.semantics.threshold)
             self._inferred = {p: nesy.tensor(t.astype(self.dtype_name))
                               for p, t in tables.items()}
+            for p, table in cf_fact_tables(self).items():  # "not P(a)." reads as -1
+                self._inferred.setdefault(p, nesy.tensor(table.astype(self.dtype_name)))
             report.engine = "certainty"
             return report
         if engine == "auto":

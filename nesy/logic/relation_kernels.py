@@ -53,9 +53,10 @@ def merge(hkeys, slots, bits, top, keys, truth, stamp, n, cand_keys, cand_truth,
     """Merge candidates ``start..`` into the relation (``n`` rows) by ``max``; stop when
     ``n`` reaches ``limit`` (the arrays' capacity, or the hash table's load limit).
 
-    ``top`` (direct index only; else empty) has one bit per key, set once the atom's truth
-    is 1: no candidate can raise it, so such candidates are dropped after one look into a
-    bitmap that stays in cache, instead of a random read of the index.
+    ``top`` (direct index only; else empty) has one bit per key, set once no candidate can
+    raise the atom (its truth is 1, or it is final: ``Relation.mark_final``), so such
+    candidates are dropped after one look into a bitmap that stays in cache, instead of a
+    random read of the index.
 
     Returns ``(n, n_delta, next candidate)``; ``delta[:n_delta]`` lists the rows that are
     new or rose this round (``stamp[row] == rnd`` marks them)."""

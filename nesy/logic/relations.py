@@ -138,6 +138,13 @@ class Relation:
             np.bitwise_or.at(self.top, k >> 3, (1 << (k & 7)).astype(np.uint8))
         self.version += 1
 
+    def mark_final(self, rows):
+        """No candidate can raise these rows any more: ``merge`` skips them after one look
+        into the bitmap (a direct index only)."""
+        if len(self.top) and len(rows):
+            k = self.keys[rows].astype(np.int64)
+            np.bitwise_or.at(self.top, k >> 3, (1 << (k & 7)).astype(np.uint8))
+
     def begin_round(self):
         """Start a semi-naive round: a row changed by several merges of one round is listed
         in the ``delta`` of the first of them only."""

@@ -614,6 +614,7 @@ class SparseEngine:
             return 1, 0
         floors = self.floors(group)
         held = {p: [] for p in group}
+        level = {p: [] for p in group}  # rows propagated at the current level
         rounds = 1
         while rounds < self.max_iters:
             delta = self._hold(delta, held, floors[0])
@@ -621,11 +622,17 @@ class SparseEngine:
                 if not any(held.values()):
                     return rounds, 0
                 floors.pop(0)
+                for p, rows in level.items():  # final now: later candidates skip them
+                    self.relations[p].mark_final(np.concatenate(rows) if rows else rows)
+                level = {p: [] for p in group}
                 delta = {p: np.concatenate(h) if h else np.empty(0, np.int64)
                          for p, h in held.items()}
                 held = {p: [] for p in group}
                 continue
             rounds += 1
+            for p, rows in delta.items():
+                if len(floors) > 1 and len(rows):
+                    level[p].append(rows)
             changed = {p: [] for p in group}
             for plan in plans:
                 for i in plan.recursive_atoms(group):
