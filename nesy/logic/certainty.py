@@ -45,7 +45,6 @@ from .chaining import InferenceReport, _ChainEnv, _Grounded, round_limit
 from .compiler import Compiler
 from .stratify import strata
 
-
 FIRING_SLACK = 1e-6  # degrees stored in float32 carry ~6e-8 relative rounding
 
 
