@@ -153,14 +153,18 @@ class Relation:
     def merge(self, keys, truth):
         """Add atoms, or raise existing truths to ``max(old, new)``; zero truths are
         dropped. Returns the number of rows that changed; ``delta`` holds them."""
-        keep = truth > 0
-        if not keep.all():
-            keys, truth = keys[keep], truth[keep]
+        ones = truth.ndim == 1 and truth.strides == (0,) and len(truth) > 1 and truth[0] == 1
+        if not ones:  # (a broadcast 1: every candidate is crisp, nothing to filter)
+            keep = truth > 0
+            if not keep.all():
+                keys, truth = keys[keep], truth[keep]
+            truth = np.ascontiguousarray(truth, dtype=self.truth.dtype)  # compared as stored
         keys = np.ascontiguousarray(keys, dtype=np.int64)
-        truth = np.ascontiguousarray(truth, dtype=self.truth.dtype)  # compared as stored
         delta = np.empty(len(keys), dtype=np.int64)
         n_delta, start = 0, 0
-        crisp = bool((truth >= 1.0).all())
+        crisp = bool(ones) or bool((truth >= 1.0).all())
+        if ones and not (self.bits == 0 and self.all_top):
+            truth = np.ones(len(keys), dtype=self.truth.dtype)  # the general merge reads it
         top_only = self.bits == 0 and self.all_top and crisp  # the bitmap says it all
         while True:
             limit = len(self.keys)

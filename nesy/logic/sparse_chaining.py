@@ -77,8 +77,15 @@ class Bindings:
 PARALLEL_ABOVE = 1 << 16  # gathers of more rows run on all cores
 
 
+def ONES(n):
+    """``n`` ones as a read-only broadcast of one float (crisp truths cost no memory)."""
+    return np.broadcast_to(np.float64(1.0), (n,))
+
+
 def take(values, index):
     """``values[index]``, on all cores for large ``index``."""
+    if values.ndim == 1 and values.strides == (0,) and len(values) > 1:  # a broadcast
+        return np.broadcast_to(values[:1], (len(index),))
     if len(index) < PARALLEL_ABOVE:
         return values[index]
     from . import relation_kernels as K
@@ -283,7 +290,8 @@ class SparseEngine:
         atom = plan.literals[first]
         rel = self.joined(atom.predicate, atom.span)
         rows = np.arange(rel.n) if start_rows is None else np.asarray(start_rows, np.int64)
-        b = Bindings({}, rel.truth[rows].copy(), {first: rows} if record else {})
+        truth = ONES(len(rows)) if rel.all_top else rel.truth[rows].astype(np.float64)
+        b = Bindings({}, truth, {first: rows} if record else {})
         b.crisp = rel.all_top
         b = self._bind_atom(plan, first, rel, b, rows)
         left = [i for i in atoms if i != first]
@@ -344,8 +352,8 @@ class SparseEngine:
         return out
 
     def _and_gather(self, left_truth, left, right_truth, right, crisp=False):
-        if crisp:  # both sides all 1: so is every t-norm of them
-            return np.ones(len(left))
+        if crisp:  # both sides all 1: so is every t-norm of them (a broadcast, no memory)
+            return ONES(len(left))
         code = AND_CODES.get(self.sem.and_op)
         if code is None or len(left) < PARALLEL_ABOVE:
             return np.asarray(self.and_(left_truth[left], right_truth[right]), np.float64)
