@@ -5,8 +5,11 @@
     python benchmarks/bench_logic.py --json out.json    # also write the results as JSON
     python benchmarks/bench_logic.py --only friends,check
     python benchmarks/bench_logic.py --one ltn transitivity 512   # one measurement, JSON line
+    python benchmarks/bench_logic.py --one compiled transitivity 1024
 
-Problems, each the forward and backward pass of ``1 - satisfaction``:
+Three implementations: ``compiled`` (nesy with fused kernels: ``evaluate(..., compiled=True)``
+and ``kb.compile()``), ``nesy`` (nesy's eager path, one tensor per subformula) and ``ltn``
+(LTNtorch). Problems, each the forward and backward pass of ``1 - satisfaction``:
 
 - friends: ``forall x, y: (Friends(x, y) and Smokes(x)) -> Smokes(y)``, Smokes an MLP
   8-16-16-1 over N people's features, Friends a given N x N table;
@@ -62,11 +65,13 @@ FRIENDS_SMOKES = "forall x, y: (Friends(x, y) and Smokes(x)) -> Smokes(y)"
 TRANSITIVITY = "forall x, y, z: (R(x, y) and R(y, z)) -> R(x, z)"
 SMOKES_SIZES = [8, 16, 16, 1]
 SEED = 0
-SIZES = {"friends": (256, 512, 1024, 2048, 4096, 8192),
-         "transitivity": (64, 128, 256, 512, 768)}
+SIZES = {"friends": (256, 512, 1024, 2048, 4096, 8192, 16384),
+         "transitivity": (64, 128, 256, 512, 768, 1024, 2048)}
 QUICK_MAX = {"friends": 2048, "transitivity": 256}
 PREWARM = {"friends": 256, "transitivity": 64}  # above nesy's parallel-kernel threshold
 GROWTH = {"friends": 2, "transitivity": 3}  # memory grows as N ** GROWTH
+COMPILED_GROWTH = 2  # fused kernels: memory grows with the tables (N^2), not the groundings
+IMPLS = ("compiled", "nesy", "ltn")
 EPOCHS, LR = 1000, 0.001
 MEMORY_SAFETY = 0.85  # run a size only when its estimated footprint fits in this much RAM
 BUSY = 0.2  # cores used by other processes above which a timing is marked suspect
@@ -83,7 +88,7 @@ def problem_data(problem, n):
     return {"R": rng.random((n, n), dtype=np.float32)}
 
 
-def nesy_problem(problem, data, state=None):
+def nesy_problem(problem, data, state=None, compiled=False):
     """nesy's step (zero grads, evaluate, backward; returns the satisfaction) and grads."""
     import nesy
 
@@ -98,13 +103,14 @@ def nesy_problem(problem, data, state=None):
         def satisfaction():
             smokes = mlp(feats).reshape(-1)
             return nesy.logic.evaluate(FRIENDS_SMOKES, {"Friends": friends, "Smokes": smokes},
-                                       semantics="product")
+                                       semantics="product", compiled=compiled)
     else:
         R = nesy.tensor(data["R"], requires_grad=True)
         params = {"R": R}
 
         def satisfaction():
-            return nesy.logic.evaluate(TRANSITIVITY, {"R": R}, semantics="product")
+            return nesy.logic.evaluate(TRANSITIVITY, {"R": R}, semantics="product",
+                                       compiled=compiled)
 
     return fwd_bwd(satisfaction, params)
 
@@ -148,12 +154,15 @@ def fwd_bwd(satisfaction, params):
     return SimpleNamespace(step=step, grads=grads)
 
 
-def nesy_smokers(epochs):
+def nesy_smokers(epochs, compiled=False):
     """Train ``rules/smokers.nesy`` with a plain Adam loop, as a nesy user would."""
     import nesy
 
     nesy.manual_seed(SEED)
     kb = nesy.logic.load(SMOKERS_RULES)
+    if compiled:
+        kb.compile()
+        kb.loss().backward()  # Numba compiles (or loads from its cache) outside the timing
     opt = nesy.optim.Adam(kb.parameters(), lr=LR)
     t0 = time.perf_counter()
     for _ in range(epochs):
@@ -175,8 +184,16 @@ def ltn_smokers(epochs):
     return ref.smokers_train(epochs, LR, SEED)
 
 
-BUILDERS = {"nesy": nesy_problem, "ltn": ltn_problem}
-SMOKERS = {"nesy": nesy_smokers, "ltn": ltn_smokers}
+def compiled_problem(problem, data, state=None):
+    return nesy_problem(problem, data, state, compiled=True)
+
+
+def compiled_smokers(epochs):
+    return nesy_smokers(epochs, compiled=True)
+
+
+BUILDERS = {"compiled": compiled_problem, "nesy": nesy_problem, "ltn": ltn_problem}
+SMOKERS = {"compiled": compiled_smokers, "nesy": nesy_smokers, "ltn": ltn_smokers}
 
 
 # --- measuring in the child ---------------------------------------------------------------
@@ -250,18 +267,24 @@ def value_check(problem):
         data = problem_data(problem, n)
         ref = ltn_problem(problem, data)
     out = {"problem": problem, "n": n, "ltn": ref.step()}
-    try:
-        ours = nesy_smokers_case(ref.state) if problem == "smokers" else nesy_problem(
-            problem, data, ref.state)
-        out["nesy"] = ours.step()
-        g_ref, g_ours = ref.grads(), ours.grads()
-        out["diff"] = abs(out["nesy"] - out["ltn"])
-        out["grad_diff"] = max(float(np.max(np.abs(g_ours[k] - g_ref[k]))) for k in g_ref)
-        out["grad_scale"] = max(float(np.max(np.abs(g))) for g in g_ref.values())
-        if problem == "smokers":
-            out["axiom_diff"] = max(abs(a - b) for a, b in zip(ours.axioms(), ref.axioms()))
-    except Exception as e:  # the nesy API may not exist yet
-        out["error"] = f"{type(e).__name__}: {e}"
+    g_ref = ref.grads()
+    out["grad_scale"] = max(float(np.max(np.abs(g))) for g in g_ref.values())
+    for impl in ("nesy", "compiled"):
+        key = "" if impl == "nesy" else "compiled_"
+        try:
+            compiled = impl == "compiled"
+            ours = nesy_smokers_case(ref.state, compiled) if problem == "smokers" else (
+                nesy_problem(problem, data, ref.state, compiled))
+            out[impl] = ours.step()
+            g_ours = ours.grads()
+            out[key + "diff"] = abs(out[impl] - out["ltn"])
+            out[key + "grad_diff"] = max(float(np.max(np.abs(g_ours[k] - g_ref[k])))
+                                         for k in g_ref)
+            if problem == "smokers":
+                out[key + "axiom_diff"] = max(abs(a - b)
+                                              for a, b in zip(ours.axioms(), ref.axioms()))
+        except Exception as e:  # the nesy API may not exist yet
+            out[key + "error"] = f"{type(e).__name__}: {e}"
     return out
 
 
@@ -286,11 +309,13 @@ def ltn_smokers_case():
     return case
 
 
-def nesy_smokers_case(state):
+def nesy_smokers_case(state, compiled=False):
     import nesy
 
     kb = nesy.logic.load(SMOKERS_RULES)
     kb.load_state_dict(state)
+    if compiled:
+        kb.compile()
     case = fwd_bwd(kb.satisfaction, dict(kb.named_parameters()))
     case.axioms = lambda: [kb.truth(name).item() for name in kb.rules]
     return case
@@ -321,16 +346,30 @@ class Row:
 
     problem: str
     n: int
+    compiled: dict = field(default_factory=dict)
     nesy: dict = field(default_factory=dict)
     ltn: dict = field(default_factory=dict)
     target: str = ""
     passed: bool | None = None
     misses: list = field(default_factory=list)
 
+    @staticmethod
+    def _ratio(slow, fast):
+        a, b = slow.get("median_s"), fast.get("median_s")
+        return a / b if a and b else None
+
     @property
     def speedup(self):
-        a, b = self.ltn.get("median_s"), self.nesy.get("median_s")
-        return a / b if a and b else None
+        """LTNtorch's time over nesy eager's."""
+        return self._ratio(self.ltn, self.nesy)
+
+    @property
+    def compiled_vs_ltn(self):
+        return self._ratio(self.ltn, self.compiled)
+
+    @property
+    def compiled_vs_eager(self):
+        return self._ratio(self.nesy, self.compiled)
 
 
 def time_target(problem, n):
@@ -339,16 +378,37 @@ def time_target(problem, n):
     return {256: 1.5, 512: 3.0}.get(n)
 
 
+def compiled_targets(problem, n):
+    """The compiled path's targets: (x faster than LTNtorch, seconds, MB) at this size."""
+    vs_ltn = 30 if (problem, n) in (("transitivity", 512), ("friends", 4096)) else None
+    limits = (3.0, 1024) if (problem, n) == ("transitivity", 1024) else (None, None)
+    return vs_ltn, *limits
+
+
 def judge(row):
+    """Eager: >= x LTN where set, memory <= LTN's. Compiled: >= 10x eager where eager ran,
+    >= 30x LTN at the two sizes set, transitivity N = 1024 under 3 s and 1 GB."""
     need = time_target(row.problem, row.n)
-    row.target = (f">= {need:g}x, " if need else "") + "mem <= LTN"
-    if "median_s" not in row.nesy or "median_s" not in row.ltn:
-        return row
-    if need and row.speedup < need:
-        row.misses.append("time")
-    if row.nesy["peak_bytes"] > row.ltn["peak_bytes"]:
-        row.misses.append("memory")
-    row.passed = not row.misses
+    vs_ltn, seconds, mb = compiled_targets(row.problem, row.n)
+    targets = []
+    if "median_s" in row.nesy and "median_s" in row.ltn:
+        targets.append((f"eager >= {need:g}x LTN" if need else "",
+                        not need or row.speedup >= need, "eager time"))
+        targets.append(("eager mem <= LTN", row.nesy["peak_bytes"] <= row.ltn["peak_bytes"],
+                        "eager memory"))
+    comp = row.compiled.get("median_s")
+    if comp and "median_s" in row.nesy:
+        targets.append(("compiled >= 10x eager", row.compiled_vs_eager >= 10, "vs eager"))
+    if comp and vs_ltn:
+        ok = "median_s" in row.ltn and row.compiled_vs_ltn >= vs_ltn
+        targets.append((f"compiled >= {vs_ltn}x LTN", ok, "vs LTN"))
+    if seconds:
+        ok = bool(comp) and comp < seconds and row.compiled["peak_bytes"] < mb * 2**20
+        targets.append((f"compiled < {seconds:g} s, < {mb} MB", ok, "compiled limits"))
+    row.target = "; ".join(t for t, _, _ in targets if t)
+    if targets:
+        row.misses = [why for _, ok, why in targets if not ok]
+        row.passed = not row.misses
     return row
 
 
@@ -360,12 +420,12 @@ def mem_available():
     return int(memory_gib() * 2**30)
 
 
-def estimated_bytes(history, problem, n):
+def estimated_bytes(history, problem, n, growth=None):
     """Resident set a size needs, extrapolated from the largest size measured before."""
     if not history:
         return None
     m, res = history[-1]
-    return res["base_rss_bytes"] + res["peak_bytes"] * (n / m) ** GROWTH[problem]
+    return res["base_rss_bytes"] + res["peak_bytes"] * (n / m) ** (growth or GROWTH[problem])
 
 
 def run_child(ctx, argv):
@@ -410,12 +470,13 @@ def run_child_once(ctx, argv):
 
 def measure_problem(ctx, problem):
     """Every size of ``problem``: nesy, then LTNtorch, each in a fresh process."""
-    rows, history = [], {"nesy": [], "ltn": []}
+    rows, history = [], {impl: [] for impl in IMPLS}
     for n in ctx.sizes[problem]:
         row = Row(problem, n)
-        for impl in ("nesy", "ltn"):
+        for impl in IMPLS:
             print(f"... {problem} N={n} {impl}", file=sys.stderr, flush=True)
-            need = estimated_bytes(history[impl], problem, n)
+            need = estimated_bytes(history[impl], problem, n,
+                                   COMPILED_GROWTH if impl == "compiled" else None)
             if need and need > MEMORY_SAFETY * mem_available():
                 res = {"skipped": f"skipped: estimated {need / 2**30:.1f} GB"}
             else:
@@ -431,7 +492,7 @@ def measure_problem(ctx, problem):
 
 def run_smokers(ctx):
     out = {}
-    for impl in ("nesy", "ltn"):
+    for impl in IMPLS:
         print(f"... smokers {ctx.epochs} epochs {impl}", file=sys.stderr, flush=True)
         out[impl] = run_child(ctx, ["--one", impl, "smokers", ctx.epochs])
     nesy, ltn = out["nesy"], out["ltn"]
@@ -460,7 +521,7 @@ def status(passed, misses=()):
 
 def row_note(row):
     notes = []
-    for impl, res in (("nesy", row.nesy), ("LTN", row.ltn)):
+    for impl, res in (("compiled", row.compiled), ("eager", row.nesy), ("LTN", row.ltn)):
         why = res.get("error") or res.get("skipped")
         if why:
             notes.append(f"{impl}: {why[:120]}")
@@ -469,14 +530,20 @@ def row_note(row):
     return "; ".join(notes)
 
 
+def fmt_ratio(x):
+    return "-" if x is None else f"{x:.1f}x"
+
+
 def render_rows(rows):
-    md = ["| problem | N | nesy | LTNtorch | speedup (LTN/nesy) | nesy peak MB | LTN peak MB"
-          " | target | status | note |", "|---|---:|---:|---:|---:|---:|---:|---|---|---|"]
+    md = ["| problem | N | compiled | nesy eager | LTNtorch | compiled vs LTN | compiled vs"
+          " eager | eager vs LTN | compiled MB | eager MB | LTN MB | targets | status | note |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
-        speed = "-" if r.speedup is None else f"{r.speedup:.2f}x"
         note = row_note(r).replace("|", "\\|")
-        md.append(f"| {r.problem} | {r.n} | {cell_time(r.nesy)} | {cell_time(r.ltn)} | {speed}"
-                  f" | {fmt_mb(r.nesy)} | {fmt_mb(r.ltn)} | {r.target}"
+        md.append(f"| {r.problem} | {r.n} | {cell_time(r.compiled)} | {cell_time(r.nesy)}"
+                  f" | {cell_time(r.ltn)} | {fmt_ratio(r.compiled_vs_ltn)}"
+                  f" | {fmt_ratio(r.compiled_vs_eager)} | {fmt_ratio(r.speedup)}"
+                  f" | {fmt_mb(r.compiled)} | {fmt_mb(r.nesy)} | {fmt_mb(r.ltn)} | {r.target}"
                   f" | {status(r.passed, r.misses)} | {note} |")
     return md
 
@@ -495,6 +562,12 @@ def render_smokers(sm, epochs):
         name_l, v_l = theirs[i] if i < len(theirs) else (None, None)
         name = name_l if name_n in (None, name_l) else f"{name_l} / nesy: {name_n}"
         md.append(f"| {i + 1}. {name} | " + " | ".join(_values(v_n, v_l)) + " |")
+    comp = sm.get("compiled", {})
+    if "time_s" in comp:
+        md += ["", f"Compiled (kb.compile()): training wall time {cell_time(comp)}, final"
+               f" satisfaction {comp['sat']:.4f} (eager {nesy.get('sat', float('nan')):.4f})."]
+    elif "error" in comp:
+        md += ["", f"Compiled side failed: {comp['error']}"]
     md += ["", f"Target: {sm['target']}: {status(sm['passed'])}."]
     if "error" in nesy:
         md.append(f"nesy side unavailable: {nesy['error']}")
@@ -522,6 +595,13 @@ def render_checks(checks):
                          f"{c['grad_scale']:.2e})")
         elif "ltn" in c:
             lines.append(f"- {head}; nesy side unavailable: {c.get('error')}")
+        if "compiled_diff" in c:
+            axioms = (f"; axiom truths max |diff| {c['compiled_axiom_diff']:.2e}"
+                      if "compiled_axiom_diff" in c else "")
+            lines.append(f"  - compiled: sat {c['compiled']:.6f}, |diff| {c['compiled_diff']:.2e}"
+                         f"{axioms}; gradients max |diff| {c['compiled_grad_diff']:.2e}")
+        elif "compiled_error" in c:
+            lines.append(f"  - compiled side unavailable: {c['compiled_error']}")
         else:
             lines.append(f"- {c.get('problem', '?')}: check failed: {c.get('error')}")
     return lines
@@ -632,8 +712,8 @@ def parse_args(argv):
                    help="runs of a measurement again when other processes disturbed it")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per child process")
     p.add_argument("--one", nargs=3, metavar=("IMPL", "PROBLEM", "N"),
-                   help="child: measure one case (IMPL nesy|ltn, PROBLEM friends|transitivity|"
-                        "smokers; N = epochs for smokers) and print a JSON line")
+                   help="child: measure one case (IMPL compiled|nesy|ltn, PROBLEM friends|"
+                        "transitivity|smokers; N = epochs for smokers) and print a JSON line")
     p.add_argument("--check", choices=("friends", "transitivity", "smokers"),
                    help="child: compare both sides' values on identical inputs")
     args = p.parse_args(argv)
@@ -643,8 +723,8 @@ def parse_args(argv):
     if set(args.only) - set(SECTIONS):
         p.error(f"unknown sections: {', '.join(sorted(set(args.only) - set(SECTIONS)))}")
     if args.one and (args.one[0] not in BUILDERS or args.one[1] not in (*SIZES, "smokers")):
-        p.error("--one IMPL PROBLEM N: IMPL in nesy, ltn; PROBLEM in friends, transitivity,"
-                " smokers")
+        p.error("--one IMPL PROBLEM N: IMPL in compiled, nesy, ltn; PROBLEM in friends,"
+                " transitivity, smokers")
     return args
 
 

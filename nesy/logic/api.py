@@ -29,11 +29,15 @@ def parse_path(path):
     return check(parse_file(path=os.fspath(path)))
 
 
-def evaluate(formula, predicates, semantics="product", max_groundings=DEFAULT_MAX_GROUNDINGS):
+def evaluate(formula, predicates, semantics="product", max_groundings=DEFAULT_MAX_GROUNDINGS,
+             compiled=False):
     """Truth of one closed ``formula`` as a 0-dim Tensor, each predicate a truth table.
 
     A table's axes are its predicate's arguments; each variable ranges over the size of the
     axes it indexes (which must agree). Gradients flow to tables with ``requires_grad``.
+    ``compiled=True`` runs each quantifier as one fused loop over its groundings (see
+    :mod:`nesy.logic.compiled`): the same values and gradients without materialising the
+    groundings; a formula that cannot be fused is evaluated eagerly, with a warning.
 
     >>> import nesy, numpy as np
     >>> R = nesy.tensor(np.eye(3), requires_grad=True)
@@ -56,6 +60,15 @@ def evaluate(formula, predicates, semantics="product", max_groundings=DEFAULT_MA
 
     node = resolve_untyped(node, fail)
     env.bind_sizes(node)
+    if compiled:
+        from .compiled import NotFusable, compile_formula, warn_fallback
+
+        try:
+            fused = compile_formula(node, semantics)
+        except NotFusable as why:
+            warn_fallback(f"formula {text or node}", why)
+        else:
+            return fused.evaluate(env, max_groundings=max_groundings)
     return Compiler(env, semantics, max_groundings).evaluate(node)
 
 

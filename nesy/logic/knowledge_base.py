@@ -21,6 +21,7 @@ import numpy as np
 from nesy.nn.module import Module
 
 from . import ast
+from .compiled.kb_methods import CompiledRules
 from .compiler import DEFAULT_MAX_GROUNDINGS, Compiler
 from .data import load_facts, load_table
 from .errors import error_at
@@ -61,7 +62,7 @@ class FactGroup:
         return shown + more
 
 
-class KnowledgeBase(Module):
+class KnowledgeBase(CompiledRules, Module):
     """A trainable knowledge base; build one with ``nesy.logic.load`` or ``loads``."""
 
     def __init__(
@@ -664,6 +665,9 @@ class KnowledgeBase(Module):
             from .facts import fact_group_truth
 
             return fact_group_truth(self, rule)
+        fused = self._compiled_rule_truth(name)  # after kb.compile(); None: eager
+        if fused is not None:
+            return fused
         return Compiler(self._env(), self.semantics, self.max_groundings, name).evaluate(
             rule.formula
         )

@@ -1,0 +1,198 @@
+"""The fused quantifier as a nesy ``Function``: kernels forward, kernels backward.
+
+Its inputs are the truth tables of the quantifier's atoms and inner quantifiers (tensors, so
+gradients flow on into predicate tables and neural models through the normal engine); its
+output is the aggregate, a table over the quantifier's free variables (0-dim when closed).
+
+The aggregate is finished here from the kernels' per-cell accumulators:
+
+- ``mean``: ``A = S / n``; ``pmean``: ``A = (S / n)^(1/p)`` with ``S = sum pi_0(x)^p``;
+  ``pmean_error``: ``A = 1 - (S / n)^(1/p)`` with ``S = sum (1 - pi_1(x))^p``; the gradient
+  of a grounding is ``g coef term'(x)`` with ``coef = (S/n)^(1/p - 1) / n`` (``1 / n`` for
+  the mean; 0 where ``S = 0``, as the eager root's);
+- ``min``/``max``: ``A = M``, the gradient ``g / T`` to each of the ``T`` groundings at ``M``
+  (ties share it, as ``nesy.amin`` does; with a guard, masked-out groundings count as 1 for
+  ``min`` and 0 for ``max``, as in the eager path, and take their share with them);
+- no grounding kept by the guard: 1 for ``forall``, 0 for ``exists``, and no gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+import nesy
+from nesy.tensor.function import Function
+
+from .codegen import is_sum, kernel_name
+
+PARALLEL_MIN = 1 << 15  # groundings from which a kernel runs on all threads
+
+
+class KernelCall:
+    """Everything one application of a quantifier's kernels needs besides its inputs."""
+
+    def __init__(self, compiled, plan, sizes, guards, terms, dtype):
+        self.compiled = compiled
+        self.plan = plan
+        self.sizes = sizes  # axis -> size, for the plan's loop axes
+        self.guards = guards  # arrays of the guard atoms
+        self.terms = terms  # float64 arrays of comparison terms
+        self.dtype = np.dtype(dtype)
+
+    def shape(self, axes):
+        return tuple(self.sizes[a] for a in axes)
+
+    @property
+    def cells(self):
+        plan = self.plan
+        return plan.out_axes or plan.bound_axes[:1]
+
+    @property
+    def parallel(self):
+        return math.prod(self.sizes[a] for a in self.plan.loop_axes) >= PARALLEL_MIN
+
+    def kernel(self, module, mode):
+        return getattr(module, kernel_name(self.plan, mode, self.parallel))
+
+    def prefix(self, arrays):
+        n = [self.sizes[a] for a in self.plan.loop_axes]
+        return [*n, *arrays, *self.guards, *self.terms]
+
+    def grad_buffers(self, need, arrays):
+        first = self.plan.loop_axes[0]
+        threads = numba.config.NUMBA_NUM_THREADS if self.parallel else 1
+        out = []
+        for slot, wanted, a in zip(self.plan.slots, need, arrays):
+            if wanted:
+                shape = a.shape if first in slot.axes else (threads, *a.shape)
+                out.append(np.zeros(shape, np.float64))
+        return out
+
+    def collect(self, need, buffers):
+        """Each wanted slot's gradient in its table's shape (per-thread copies summed)."""
+        first = self.plan.loop_axes[0]
+        grads, it = [], iter(buffers)
+        for slot, wanted in zip(self.plan.slots, need):
+            if not wanted:
+                grads.append(None)
+                continue
+            buf = next(it)
+            grads.append(buf if first in slot.axes else buf.sum(axis=0))
+        return grads
+
+
+def finalize(plan, acc):
+    """(aggregate, coef) per output cell from the kernels' accumulators."""
+    count = acc["C"]
+    empty = count == 0
+    n = np.where(empty, 1.0, count)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if not is_sum(plan):
+            out = acc["M"]
+            coef = 1.0 / np.where(acc["T"] == 0, 1.0, acc["T"])
+        elif plan.aggregator == "mean":
+            out = acc["S"] / n
+            coef = 1.0 / n
+        else:
+            s = acc["S"] / n
+            zero = s == 0
+            safe = np.where(zero, 1.0, s)
+            root = np.where(zero, 0.0, safe ** (1.0 / plan.p))
+            out = root if plan.aggregator == "pmean" else 1.0 - root
+            coef = np.where(zero, 0.0, safe ** (1.0 / plan.p - 1.0) / n)
+    out = np.where(empty, plan.vacuous, out)
+    coef = np.where(empty, 0.0, coef)
+    return out, coef
+
+
+def merge_rows(plan, acc):
+    """A closed quantifier's per-row accumulators (one row per value of its first
+    variable) merged into one cell."""
+    if is_sum(plan):
+        return {"S": np.asarray(acc["S"].sum()), "C": np.asarray(acc["C"].sum())}
+    best = acc["M"].min() if plan.aggregator == "min" else acc["M"].max()
+    ties = acc["T"][acc["M"] == best].sum()
+    return {"M": np.asarray(best), "T": np.asarray(ties), "C": np.asarray(acc["C"].sum())}
+
+
+class FusedQuantifier(Function):
+    """``forward(call, *tables)``: the aggregate of a quantifier, by generated kernels."""
+
+    @staticmethod
+    def forward(ctx, call, *tables):
+        need = tuple(ctx.needs_input_grad[1:]) if ctx.needs_input_grad else (False,) * len(tables)
+        arrays = [_array(t, call.shape(s.axes)) for t, s in zip(tables, call.plan.slots)]
+        kernels = call.compiled.kernels(call.plan, need)
+        plan = call.plan
+        cell_shape = call.shape(call.cells)
+        names = ("S", "C") if is_sum(plan) else ("M", "T", "C")
+        acc = {k: np.zeros(cell_shape, np.float64) for k in names}
+        fused = any(need) and is_sum(plan) and not plan.out_axes
+        if fused:
+            buffers = call.grad_buffers(need, arrays)
+            call.kernel(kernels, "fused")(*call.prefix(arrays), *acc.values(), *buffers)
+        else:
+            call.kernel(kernels, "forward")(*call.prefix(arrays), *acc.values())
+        if not plan.out_axes:
+            acc = merge_rows(plan, acc)
+        out, coef = finalize(plan, acc)
+        if any(need):
+            ctx.call, ctx.need, ctx.coef = call, need, coef
+            ctx.shapes = [tuple(t.shape) for t in tables]
+            if fused:
+                ctx.unscaled = call.collect(need, buffers)
+            else:
+                ctx.arrays, ctx.kernels = arrays, kernels
+                ctx.extremum = None if is_sum(plan) else acc["M"]
+        value = np.asarray(out, dtype=call.dtype).reshape(call.shape(plan.out_axes))
+        return nesy.tensor(value, dtype=call.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        call, plan = ctx.call, ctx.call.plan
+        g = np.asarray(g.numpy(), np.float64).reshape(np.shape(ctx.coef))
+        weight = g * ctx.coef
+        if hasattr(ctx, "unscaled"):
+            grads = [None if u is None else float(weight) * u for u in ctx.unscaled]
+        else:
+            grads = _second_pass(ctx, call, plan, weight)
+        out = [None]
+        for grad, shape in zip(grads, ctx.shapes):
+            out.append(None if grad is None else nesy.tensor(
+                _unbroadcast(grad, shape).astype(call.dtype), dtype=call.dtype))
+        return tuple(out)
+
+
+def _second_pass(ctx, call, plan, weight):
+    cell_shape = call.shape(call.cells)
+    extra = [np.ascontiguousarray(np.broadcast_to(weight, cell_shape))]
+    if ctx.extremum is not None:
+        extra.append(np.ascontiguousarray(np.broadcast_to(ctx.extremum, cell_shape)))
+    buffers = call.grad_buffers(ctx.need, ctx.arrays)
+    call.kernel(ctx.kernels, "backward")(*call.prefix(ctx.arrays), *extra, *buffers)
+    return call.collect(ctx.need, buffers)
+
+
+def _array(tensor, shape):
+    """A tensor's values as a C-contiguous array of ``shape`` (0-dim: one element)."""
+    a = tensor.detach().numpy()
+    if tuple(a.shape) != shape:
+        a = np.broadcast_to(a.reshape((1,) * (len(shape) - a.ndim) + a.shape), shape)
+    a = np.ascontiguousarray(a)
+    return a.reshape(1) if a.ndim == 0 else a
+
+
+def _unbroadcast(grad, shape):
+    """``grad`` summed back to ``shape`` (an input that was broadcast into the loop)."""
+    grad = np.asarray(grad)
+    if grad.shape == (1,) and shape == ():
+        return grad.reshape(())
+    if grad.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(lead))) if lead > 0 else grad
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)

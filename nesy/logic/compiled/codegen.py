@@ -1,0 +1,341 @@
+"""Python/Numba source for one quantifier's kernels, from its plan.
+
+Three kernels per quantifier, each one loop nest over the groundings (the first loop, over
+the first free axis or else the first bound axis, runs in parallel with ``prange``):
+
+- ``forward``: accumulates the aggregate per output cell (a sum of p-mean terms and a count,
+  or a minimum/maximum and how many groundings attain it), never storing the groundings;
+- ``fused`` (sum aggregators of a closed quantifier): the forward pass plus each input's
+  unscaled gradient, ``sum_g term'(v_g) dv_g/da``; the backward pass only scales it;
+- ``backward``: a second pass that adds ``W[cell] term'(v) dv/da`` into each input's
+  gradient table.
+
+A gradient table indexed by the parallel loop's axis is written by the thread that owns
+that row; any other one goes to a per-thread copy (``P{k}[tid, ...]``) summed afterwards, so
+memory grows with the tables times the threads, never with the groundings. Inputs that do
+not depend on the innermost loop are read, and their gradients summed, one loop further out.
+
+The scalar code is target-neutral Python (conditional expressions, arithmetic); only the
+decorators and ``prange`` are Numba's.
+"""
+
+from __future__ import annotations
+
+import sympy
+from sympy.printing.pycode import PythonCodePrinter
+
+from .. import fused
+from .plan import index_code
+
+VERSION = 1  # part of every cache key: bump when the generated code changes meaning
+
+
+class KernelPrinter(PythonCodePrinter):
+    """SymPy -> scalar Python for a kernel body (the non-smooth helpers inlined)."""
+
+    def _print_Symbol(self, expr):
+        return "EPS" if expr.name == "epsilon" else expr.name
+
+    def _two(self, expr):
+        return tuple(self._print(a) for a in expr.args)
+
+    def _print_Min2(self, expr):
+        return "min(%s, %s)" % self._two(expr)
+
+    def _print_Max2(self, expr):
+        return "max(%s, %s)" % self._two(expr)
+
+    def _print_Share(self, expr):
+        a, b = self._two(expr)
+        return f"(1.0 if {a} > {b} else (0.5 if {a} == {b} else 0.0))"
+
+    def _print_Above(self, expr):
+        a, b = self._two(expr)
+        return f"(1.0 if {a} > {b} else 0.0)"
+
+    def _print_GodelImplies(self, expr):
+        a, b = self._two(expr)
+        return f"(1.0 if {a} <= {b} else {b})"
+
+    def _print_GoguenImplies(self, expr):
+        a, b = self._two(expr)
+        return f"(1.0 if {a} <= {b} else {b} / {a})"
+
+    def _print_GoguenDa(self, expr):
+        a, b = self._two(expr)
+        return f"(0.0 if {a} <= {b} else -{b} / ({a} * {a}))"
+
+    def _print_GoguenDb(self, expr):
+        a, b = self._two(expr)
+        return f"(0.0 if {a} <= {b} else 1.0 / {a})"
+
+
+_PRINTER = KernelPrinter({"standard": "python3"})
+
+
+def code(expr):
+    return _PRINTER.doprint(expr)
+
+
+def _cse(exprs, prefix):
+    """(assignment lines, printed results) after common-subexpression elimination."""
+    symbols = sympy.numbered_symbols(prefix)
+    replacements, reduced = sympy.cse(exprs, symbols=symbols, optimizations="basic")
+    return [f"{s} = {code(e)}" for s, e in replacements], [code(e) for e in reduced]
+
+
+def _power(base, p):
+    if p == 1.0:
+        return base
+    if p == 2.0:
+        return f"{base} * {base}"
+    return f"{base} ** {p!r}"
+
+
+def aggregate_code(plan):
+    """(lines, term, slope) of a sum aggregator on the grounding value ``v``: the term added
+    to the cell's sum, and its derivative in ``v`` (the eager forms' ``term'``, without the
+    factor p that the root's derivative cancels)."""
+    agg, p, stable = plan.aggregator, plan.p, plan.stable
+    if agg == "mean":
+        return [], "v", "1.0"
+    if agg == "pmean":
+        base = "(EPS + (1.0 - EPS) * v)" if stable else "v"
+    else:  # pmean_error
+        base = "(1.0 - (1.0 - EPS) * v)" if stable else "(1.0 - v)"
+    slope = "(1.0 - EPS)" if stable else "1.0"
+    grad = f"{_power('e', p - 1.0)} * {slope}" if p != 1.0 else slope
+    return [f"e = {base}"], _power("e", p), grad
+
+
+def is_sum(plan):
+    return plan.aggregator in ("mean", "pmean", "pmean_error")
+
+
+class _Emitter:
+    """Writes one kernel: the loop nest and its innermost body."""
+
+    def __init__(self, plan, mode, need, parallel=True):
+        self.parallel = parallel
+        self.plan = plan
+        self.mode = mode  # "forward", "fused" or "backward"
+        self.need = need  # one bool per slot: does it take a gradient
+        self.loops = plan.loop_axes
+        self.pos = {a: i for i, a in enumerate(self.loops)}
+        self.m = len(self.loops)
+        self.cells = plan.out_axes or plan.bound_axes[:1]
+        self.c = len(self.cells)
+        self.lines = []
+        self.first = self.loops[0]
+        self.grads = mode != "forward"
+
+    # --- helpers -----------------------------------------------------------------------
+    def depth_of(self, axes):
+        return max(self.pos[a] for a in axes) + 1 if axes else 0
+
+    def owned(self, slot):
+        return self.first in slot.axes
+
+    def grad_depth(self, slot):
+        return max(self.depth_of(slot.axes), 1)
+
+    def grad_target(self, slot):
+        k = slot.name[1:]
+        if self.owned(slot):
+            return f"G{k}[{index_code(slot.axes)}]"
+        return f"P{k}[tid, {index_code(slot.axes)}]"
+
+    def wanted(self):
+        return [s for s, n in zip(self.plan.slots, self.need) if n] if self.grads else []
+
+    def emit(self, depth, text):
+        self.lines.append("    " * (depth + 1) + text)
+
+    # --- the kernel ----------------------------------------------------------------------
+    def signature(self):
+        plan = self.plan
+        args = [f"n{a}" for a in self.loops]
+        args += [s.name for s in plan.slots] + [s.name for s in plan.guard_slots]
+        args += [t.name for t in plan.terms]
+        if self.mode == "backward":
+            args += ["W"] + ([] if is_sum(plan) else ["M"])
+        else:
+            args += ["S", "C"] if is_sum(plan) else ["M", "T", "C"]
+        for s in self.wanted():
+            args.append(("G" if self.owned(s) else "P") + s.name[1:])
+        return args
+
+    def source(self, name):
+        self.emit(-1, f"def {name}({', '.join(self.signature())}):")
+        for s in self.plan.slots + self.plan.guard_slots:
+            if not s.axes:
+                self.emit(0, f"{s.symbol} = float({s.name}[0])")
+        self.loop(0)
+        return "\n".join(self.lines)
+
+    def loop(self, d):
+        axis = self.loops[d]
+        rng = "prange" if d == 0 and self.parallel else "range"
+        self.emit(d, f"for i{axis} in {rng}(n{axis}):")
+        inner = d + 1
+        if d == 0 and any(not self.owned(s) for s in self.wanted()):
+            self.emit(inner, "tid = numba.get_thread_id()" if self.parallel else "tid = 0")
+        if inner == self.c:
+            self.open_cell(inner)
+        for s in self.plan.slots + self.plan.guard_slots:
+            if s.axes and self.depth_of(s.axes) == inner:
+                self.emit(inner, f"{s.symbol} = float({s.name}[{index_code(s.axes)}])")
+        local = [s for s in self.wanted() if self.grad_depth(s) == inner and inner < self.m]
+        for s in local:
+            self.emit(inner, f"g{s.name[1:]} = 0.0")
+        if inner == self.m:
+            self.body(inner)
+        else:
+            self.loop(inner)
+        for s in local:
+            self.emit(inner, f"{self.grad_target(s)} += g{s.name[1:]}")
+        if inner == self.c:
+            self.close_cell(inner)
+
+    def cell_index(self):
+        return ", ".join(f"i{a}" for a in self.cells)
+
+    def open_cell(self, d):
+        plan = self.plan
+        if self.mode == "backward":
+            self.emit(d, f"wc = W[{self.cell_index()}]")
+            self.emit(d, "if wc == 0.0:")
+            self.emit(d + 1, "continue")
+            if not is_sum(plan):
+                self.emit(d, f"mc = M[{self.cell_index()}]")
+            return
+        if is_sum(plan):
+            self.emit(d, "s = 0.0")
+        else:
+            self.emit(d, f"m = {'np.inf' if plan.aggregator == 'min' else '-np.inf'}")
+            self.emit(d, "t = 0.0")
+        self.emit(d, "cnt = 0.0")
+
+    def close_cell(self, d):
+        if self.mode == "backward":
+            return
+        index = self.cell_index()
+        if is_sum(self.plan):
+            self.emit(d, f"S[{index}] = s")
+        else:
+            self.emit(d, f"M[{index}] = m")
+            self.emit(d, f"T[{index}] = t")
+        self.emit(d, f"C[{index}] = cnt")
+
+    def extremum(self, d, value):
+        better = "<" if self.plan.aggregator == "min" else ">"
+        self.emit(d, f"if {value} {better} m:")
+        self.emit(d + 1, f"m = {value}")
+        self.emit(d + 1, "t = 1.0")
+        self.emit(d, f"elif {value} == m:")
+        self.emit(d + 1, "t += 1.0")
+
+    def body(self, d):
+        """The innermost loop's body; a masked-out grounding skips to the end of it (not
+        with ``continue``, which would skip the cell's store when this loop is the cell's)."""
+        plan = self.plan
+        for symbol, test, _ in plan.compares:
+            self.emit(d, f"{symbol} = 1.0 if {test} else 0.0")
+        if plan.guard is not None:
+            lines, (guard,) = _cse([plan.guard], "u")
+            for line in lines:
+                self.emit(d, line)
+            self.emit(d, f"if not ({guard}) > 0.5:")
+            if self.mode == "forward" and not is_sum(plan):
+                self.extremum(d + 1, "1.0" if plan.aggregator == "min" else "0.0")
+            else:
+                self.emit(d + 1, "pass")
+            self.emit(d, "else:")
+            d += 1
+        wanted = self.wanted()
+        derivs = [sympy.diff(plan.body, s.symbol) for s in wanted]
+        if is_sum(plan):  # value and derivatives share their subexpressions
+            lines, (value, *derivs) = _cse([plan.body] + derivs, "x")
+            for line in lines:
+                self.emit(d, line)
+            self.emit(d, f"v = {value}")
+            d = self.accumulate(d)
+        else:  # the value exactly as the forward kernel computes it: compared with M
+            lines, (value,) = _cse([plan.body], "x")
+            for line in lines:
+                self.emit(d, line)
+            self.emit(d, f"v = {value}")
+            d = self.accumulate(d)
+            lines, derivs = _cse(derivs, "y") if derivs else ([], [])
+            for line in lines:
+                self.emit(d, line)
+        for s, deriv in zip(wanted, derivs):
+            k = s.name[1:]
+            if self.grad_depth(s) < self.m:
+                self.emit(d, f"g{k} += w * ({deriv})")
+            else:
+                self.emit(d, f"{self.grad_target(s)} += w * ({deriv})")
+
+    def accumulate(self, d):
+        """Adds the grounding to the cell's aggregate; returns the depth for its gradient."""
+        plan = self.plan
+        if not is_sum(plan):
+            if self.mode == "backward":
+                self.emit(d, "if v == mc:")
+                self.emit(d + 1, "w = wc")
+                return d + 1
+            self.extremum(d, "v")
+            self.emit(d, "cnt += 1.0")
+            return d
+        term_lines, term, slope = aggregate_code(plan)
+        for line in term_lines:
+            self.emit(d, line)
+        if self.mode == "backward":
+            self.emit(d, f"w = wc * {slope}")
+            return d
+        self.emit(d, f"s += {term}")
+        self.emit(d, "cnt += 1.0")
+        if self.mode == "fused":
+            self.emit(d, f"w = {slope}")
+        return d
+
+
+def kernel_name(plan, mode, parallel):
+    return f"{plan.label}_{mode}" + ("" if parallel else "_serial")
+
+
+def kernel_source(plan, mode, need, parallel=True):
+    """The source of one kernel function of ``plan`` (serial: the same loops, no threads,
+    for small groundings, where starting threads costs more than it saves)."""
+    body = _Emitter(plan, mode, need, parallel).source(kernel_name(plan, mode, parallel))
+    fastmath = '{"reassoc"}' if is_sum(plan) else "False"
+    deco = f"@numba.njit(parallel={parallel}, cache=True, fastmath={fastmath})"
+    return deco + "\n" + body
+
+
+def module_source(plans, need_of, title):
+    """A module with the kernels of ``plans``; ``need_of[label]`` the slots taking a grad."""
+    head = [
+        f'"""Kernels generated by nesy.logic.compiled (codegen version {VERSION}) for',
+        "",
+        f"    {title}",
+        "",
+        "Each function loops once over the groundings of one quantifier; see",
+        'nesy/logic/compiled/codegen.py for what the three kernels compute."""',
+        "",
+        "import numba",
+        "import numpy as np",
+        "from numba import prange",
+        "",
+        f"EPS = {float(fused.EPS)!r}",
+    ]
+    parts = ["\n".join(head)]
+    for plan in plans:
+        need = need_of[plan.label]
+        modes = ["forward", "backward"]
+        if is_sum(plan) and not plan.out_axes:
+            modes.insert(1, "fused")
+        for parallel in (True, False):
+            for mode in modes:
+                parts.append(kernel_source(plan, mode, need, parallel))
+    return "\n\n\n".join(parts) + "\n"
