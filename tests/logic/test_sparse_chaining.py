@@ -260,3 +260,39 @@ def test_facts_of_a_learned_predicate_are_its_supervision():
     kb = loads("""domain P = {a, b}. features P = embedding(2).
         predicate Smokes(P) = mlp. Smokes(a). not Smokes(b).""")
     assert kb.facts("Smokes") == {("a",): 1.0, ("b",): 0.0}
+
+
+# --- the ground program's differentiable pieces ----------------------------------------------
+@pytest.mark.parametrize("kind", ["max", "probsum", "sum"])
+def test_segment_or_values_and_gradcheck(kind):
+    from nesy.logic.ground_program import segment_or
+
+    heads = np.array([2, 0, 2, 2, 0, 3])  # head 1 has no instance: 0
+    x = nesy.tensor([0.3, 0.9, 0.6, 0.2, 0.4, 0.7], dtype=nesy.float64, requires_grad=True)
+    out = segment_or(kind, x, heads, 4).detach().numpy()
+    groups = [[0.9, 0.4], [], [0.3, 0.6, 0.2], [0.7]]
+    expected = {"max": [max(g, default=0) for g in groups],
+                "probsum": [1 - np.prod([1 - v for v in g]) for g in groups],
+                "sum": [sum(g) for g in groups]}[kind]
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+    assert nesy.gradcheck(lambda t: segment_or(kind, t, heads, 4), x)
+
+
+def test_probsum_gradient_where_an_instance_is_certain():
+    from nesy.logic.ground_program import segment_or
+
+    heads = np.array([0, 0, 0, 1, 1])
+    x = nesy.tensor([1.0, 0.5, 0.2, 1.0, 1.0], dtype=nesy.float64, requires_grad=True)
+    segment_or("probsum", x, heads, 2).sum().backward()
+    # d/dx_i [1 - prod (1 - x_j)] = prod_{j != i} (1 - x_j): only the certain one moves it
+    np.testing.assert_allclose(x.grad.numpy(), [0.5 * 0.8, 0, 0, 0, 0], atol=1e-12)
+
+
+def test_scatter_into_a_dense_table_gradcheck():
+    from nesy.logic.ground_program import Scatter
+
+    keys = np.array([5, 0, 3])
+    x = nesy.tensor([0.2, 0.7, 0.4], dtype=nesy.float64, requires_grad=True)
+    table = Scatter.apply(x, keys, (2, 3)).detach().numpy()
+    np.testing.assert_array_equal(table, [[0.7, 0, 0], [0.4, 0, 0.2]])
+    assert nesy.gradcheck(lambda t: Scatter.apply(t, keys, (2, 3)), x)
