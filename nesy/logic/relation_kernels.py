@@ -222,3 +222,28 @@ def and_gather(left_truth, left, right_truth, right, op, out):
         else:
             v = a + b - 1.0
             out[i] = v if v > 0.0 else 0.0
+
+
+@numba.njit(**JIT)
+def set_bits(top, keys, rows):
+    """Set the bitmap bit of the atom at each of ``rows``."""
+    for i in range(rows.shape[0]):
+        key = np.int64(keys[rows[i]])
+        top[key >> 3] |= np.uint8(1 << (key & 7))
+
+
+@numba.njit(**JIT)
+def split_by_truth(rows, truth, floor, high, low):
+    """Rows whose truth is >= ``floor`` into ``high``, the others into ``low``; returns the
+    two counts."""
+    nh = 0
+    nl = 0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        if truth[r] >= floor:
+            high[nh] = r
+            nh += 1
+        else:
+            low[nl] = r
+            nl += 1
+    return nh, nl

@@ -142,8 +142,16 @@ class Relation:
         """No candidate can raise these rows any more: ``merge`` skips them after one look
         into the bitmap (a direct index only)."""
         if len(self.top) and len(rows):
-            k = self.keys[rows].astype(np.int64)
-            np.bitwise_or.at(self.top, k >> 3, (1 << (k & 7)).astype(np.uint8))
+            self.K.set_bits(self.top, self.keys, np.ascontiguousarray(rows, np.int64))
+
+    def split(self, rows, floor):
+        """``(rows with truth >= floor, the others)``."""
+        rows = np.ascontiguousarray(rows, np.int64)
+        high = np.empty(len(rows), np.int64)
+        low = np.empty(len(rows), np.int64)
+        nh, nl = self.K.split_by_truth(rows, self.truth, self.truth.dtype.type(floor), high,
+                                       low)
+        return high[:nh], low[:nl]
 
     def begin_round(self):
         """Start a semi-naive round: a row changed by several merges of one round is listed

@@ -667,12 +667,9 @@ class SparseEngine:
             return delta
         out = {}
         for p, rows in delta.items():
-            truth = self.relations[p].truth[rows]
-            low = truth < floor
-            if low.any():
-                held[p].append(rows[low])
-                rows = rows[~low]
-            out[p] = rows
+            out[p], low = self.relations[p].split(rows, floor)
+            if len(low):
+                held[p].append(low)
         return out
 
     def _merge(self, plan, cand, changed):
