@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # Submodules that pull in more than the engine load on first use, keeping import fast.
-    if name in ("nn", "optim", "logic"):
+    if name in ("nn", "optim", "logic", "cuda"):
         import importlib
 
         return importlib.import_module(f"nesy.{name}")

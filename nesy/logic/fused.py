@@ -188,7 +188,9 @@ class _PMean(Primitive):
         be = ctx.backend
         n = int(np.prod([x.shape[d] for d in dims], dtype=np.int64))
         s = be.sum(be.map(cls.term, x, p), dims, keepdims=True) / n
-        root = np.where(s == 0, 0.0, np.where(s == 0, 1.0, s) ** (1.0 / p)).astype(x.dtype)
+        zero = s == 0  # be.map, not np.where: s may live on a GPU
+        root = be.map("where", zero, 0.0, be.map("where", zero, 1.0, s) ** (1.0 / p)).astype(
+            x.dtype)
         ctx.saved = (x, s, n, p)
         return root if cls.sign > 0 else (1.0 - root).astype(x.dtype)
 
@@ -198,8 +200,9 @@ class _PMean(Primitive):
         if not ctx.needs_input_grad[0]:
             return None, None, None
         # d s^(1/p) / ds = s^(1/p - 1) / p; times d s / dx = p term'(x) / n; 0 where s = 0
-        safe = np.where(s == 0, 1.0, s)
-        coef = np.where(s == 0, 0.0, g * safe ** (1.0 / p - 1.0) / n).astype(x.dtype)
+        m, zero = ctx.backend.map, s == 0
+        safe = m("where", zero, 1.0, s)
+        coef = m("where", zero, 0.0, g * safe ** (1.0 / p - 1.0) / n).astype(x.dtype)
         return ctx.backend.map(cls.term_grad, x, coef, p), None, None
 
 

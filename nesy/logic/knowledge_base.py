@@ -19,6 +19,8 @@ import os
 import numpy as np
 
 from nesy.nn.module import Module
+from nesy.tensor import Tensor
+from nesy.tensor.device import CPU
 
 from . import ast
 from .compiled.kb_methods import CompiledRules
@@ -72,6 +74,7 @@ class KnowledgeBase(CompiledRules, Module):
         base_dir=None,
         max_groundings=DEFAULT_MAX_GROUNDINGS,
         dtype="float32",
+        device=None,
     ):
         from .semantics import Semantics
 
@@ -108,6 +111,8 @@ class KnowledgeBase(CompiledRules, Module):
         self._init_confidences()
         self._init_table_files()
         self._build_models()
+        if device is not None:
+            self.to(device)
 
     # --- construction ------------------------------------------------------------------
 
@@ -284,7 +289,7 @@ class KnowledgeBase(CompiledRules, Module):
             if sizes is None:
                 continue
             model, classes = build_model(info, sizes, self._output_size(info), self.dtype_name)
-            self.models.add_module(name, model)
+            self.models.add_module(name, model.to(self._device))
             self._classes[name] = classes
 
     def _input_sizes(self, info):
@@ -549,11 +554,38 @@ class KnowledgeBase(CompiledRules, Module):
                 f"domain {domain} has no features: declare 'features {domain} = ...' "
                 f"or call kb.set_features({domain!r}, array)",
             )
-        return self._features[domain]
+        return self._placed(self._features[domain])
 
     def _invalidate(self):
         """Forget the inferred tables: the next read of a derived predicate infers again."""
         self._inferred = {}
+        self._device_copies = {}
+
+    # --- device placement: ``kb.to("cuda")`` -------------------------------------------
+    _device = CPU
+
+    def _apply_to_tensors(self, fn):
+        """Module.to moves parameters; fixed data (features, truth tables, function values)
+        stays on the host, where facts are written, and is copied on first use."""
+        super()._apply_to_tensors(fn)
+        import nesy
+
+        self._device = fn(nesy.zeros((), device=self._device)).device
+        self._device_copies = {}
+        return self
+
+    def _placed(self, t, cache=True):
+        """``t`` on this knowledge base's device (a copy cached until the data changes; a
+        table carrying gradients is copied on each use, so each graph has its own copy)."""
+        if not isinstance(t, Tensor) or t.device == self._device:
+            return t
+        if not cache or t.requires_grad:
+            return t.to(self._device)
+        copies = self.__dict__.setdefault("_device_copies", {})
+        hit = copies.get(id(t))
+        if hit is None or hit[0] is not t:
+            hit = copies[id(t)] = (t, t.to(self._device))
+        return hit[1]
 
     def _ensure_inferred(self, name):
         """Run ``infer()`` when derived predicate ``name`` is read and not yet inferred
@@ -596,7 +628,7 @@ class KnowledgeBase(CompiledRules, Module):
                 raise self._error(span, f"{name} was inferred by the sparse engine and has "
                                   f"{table.space:,} possible atoms, above the budget of "
                                   f"{self.max_groundings:,} for a dense table")
-            return dense_table(table, self.dtype_name)
+            return self._placed(dense_table(table, self.dtype_name), cache=False)
         return self._fact_table(name, span)
 
     def _fact_table(self, name, span):
@@ -607,7 +639,7 @@ class KnowledgeBase(CompiledRules, Module):
             self._set_fact(atom, degree)
         if name not in self._tables:
             self._numpy_table(name, span)
-        return self._tables[name]
+        return self._placed(self._tables[name])
 
     def _function_table(self, name, span):
         if name not in self._function_tables:
@@ -616,7 +648,7 @@ class KnowledgeBase(CompiledRules, Module):
                 f"function {name} has no values: call kb.set_function"
                 f"({name!r}, array) or give a table file",
             )
-        return self._function_tables[name]
+        return self._placed(self._function_tables[name])
 
     def _model(self, name, span):
         if name in self._callables:

@@ -511,7 +511,8 @@ class Semantics:
 
 
 def _weights(weights, values):
-    w = weights if isinstance(weights, Tensor) else nesy.tensor(np.asarray(weights, float))
+    w = weights if isinstance(weights, Tensor) else nesy.tensor(np.asarray(weights, float),
+                                                                device=values.device)
     w = nesy.cast(w, values.dtype)
     if tuple(w.shape) != tuple(values.shape):
         raise ValueError(f"weights of shape {tuple(w.shape)} for {values.shape[0]} truths")

@@ -425,7 +425,7 @@ def _convert(t, dtype, device):
 def _replace_storage(t, new):
     """Point ``t`` at ``new``'s data and device, keeping the object (and who holds it)."""
     if new is not t:
-        t.data = new._data
+        t._data = new._data
         t.device = new.device
 
 

@@ -57,7 +57,11 @@ class Adam(Optimizer):
             bias_correction2_sqrt = math.sqrt(1 - beta2**step)
             m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
             v_max = state["max_exp_avg_sq"]._data if amsgrad else None
-            if self._use_kernel(p, grad, group["fused"]):
+            if not isinstance(p._data, np.ndarray):  # on a GPU: the backend's fused kernel
+                p._backend().adam_step(p._data, grad, m, v, v_max, lr, beta1, beta2, eps, wd,
+                                       self.decoupled, amsgrad, maximize, bias_correction1,
+                                       bias_correction2_sqrt)
+            elif self._use_kernel(p, grad, group["fused"]):
                 from . import kernels
 
                 flat_max = v_max.reshape(-1) if amsgrad else np.empty(0, p.dtype)

@@ -178,10 +178,10 @@ def _import(value, param, name):
     if isinstance(value, np.ndarray):
         dtype = param.dtype if value.dtype.kind == "f" else value.dtype
         array = np.array(value, dtype=dtype, order="C", copy=True)
-        return Tensor._from_op(array, None, param.device)
+        return Tensor._from_op(param._backend().from_numpy(array), None, param.device)
     return value
 
 
 def state_tensor(param):
     """A zero state tensor for ``param``: its shape and dtype, C-contiguous for the kernels."""
-    return Tensor._from_op(np.zeros(param.shape, param.dtype), None, param.device)
+    return Tensor._from_op(param._backend().zeros(param.shape, param.dtype), None, param.device)

@@ -49,7 +49,10 @@ class SGD(Optimizer):
             if momentum != 0 and first:
                 state["momentum_buffer"] = state_tensor(p)
             buf = state["momentum_buffer"]._data if momentum != 0 else None
-            if self._use_kernel(p, grad, group["fused"]):
+            if not isinstance(p._data, np.ndarray):  # on a GPU: the backend's fused kernel
+                p._backend().sgd_step(p._data, grad, buf, lr, wd, momentum, dampening, nesterov,
+                                      maximize, first)
+            elif self._use_kernel(p, grad, group["fused"]):
                 from . import kernels
 
                 flat_buf = buf.reshape(-1) if buf is not None else np.empty(0, p.dtype)

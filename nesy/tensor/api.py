@@ -81,7 +81,7 @@ def _with_scalar(t, x):
         return cast(t, dtypes.DEFAULT_FLOAT), float(x)
     if isinstance(x, _NUMBER):
         return t, x
-    other = as_tensor(x)
+    other = as_tensor(x, t) if isinstance(x, np.ndarray) else as_tensor(x)
     dt = dtypes.promote(t.dtype, t.ndim, other.dtype, other.ndim)
     t = t if t.dtype == dt else cast(t, dt)
     return t, (other if other.dtype == dt else cast(other, dt))
@@ -130,8 +130,10 @@ def to_device(x, device):
 
     src, dst = x._backend(), backend_for(device)
     if x.requires_grad:
-        return _DeviceCopy.apply(x, device=device)
-    data = dst.from_numpy(np.ascontiguousarray(src.to_numpy(x._data)))
+        out = _DeviceCopy.apply(x, device=device)
+        out.device = device  # apply_raw labels outputs with the inputs' device
+        return out
+    data = dst.from_numpy(np.asarray(src.to_numpy(x._data), order="C"))
     return Tensor._from_op(data, None, device)
 
 
@@ -144,10 +146,10 @@ class _DeviceCopy(ops.Primitive):
         ctx.saved = (ctx.backend,)
         dst = backend_for(device)
         ctx.backend = dst
-        return dst.from_numpy(np.ascontiguousarray(ctx.saved[0].to_numpy(x)))
+        return dst.from_numpy(np.asarray(ctx.saved[0].to_numpy(x), order="C"))
 
     def backward(ctx, g):
-        return (ctx.saved[0].from_numpy(np.ascontiguousarray(ctx.backend.to_numpy(g))),)
+        return (ctx.saved[0].from_numpy(np.asarray(ctx.backend.to_numpy(g), order="C")),)
 
 
 # --- arithmetic ----------------------------------------------------------------------------
@@ -191,7 +193,8 @@ def minimum(a, b):
 
 def where(condition, x, y):
     """Elements of ``x`` where ``condition`` holds, else of ``y`` (a mask, no copies of x)."""
-    cond = as_tensor(condition)
+    like = x if isinstance(x, Tensor) else (y if isinstance(y, Tensor) else None)
+    cond = as_tensor(condition, like)
     if cond.dtype != dtypes.bool_:
         cond = cast(cond, dtypes.bool_)
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
@@ -637,7 +640,7 @@ def _compare(op, name):
         y = b._data if isinstance(b, Tensor) else b
         dev = a.device if isinstance(a, Tensor) else b.device
         try:
-            return Tensor._from_op(np.asarray(op(x, y)), None, dev)
+            return Tensor._from_op(_array(op(x, y)), None, dev)
         except ValueError as e:
             raise RuntimeError(f"{name}: shapes {_shape(a)} and {_shape(b)} differ ({e})") from None
 
@@ -656,9 +659,14 @@ logical_or = _compare(np.logical_or, "logical_or")
 logical_xor = _compare(np.logical_xor, "logical_xor")
 
 
+def _array(r):
+    """A result as an array: NumPy scalars and device arrays pass (``_from_op`` wraps them)."""
+    return r if hasattr(r, "shape") else np.asarray(r)
+
+
 def _no_grad_unary(fn, name):
     def op(x):
-        return Tensor._from_op(np.asarray(fn(x._data)), None, x.device)
+        return Tensor._from_op(_array(fn(x._data)), None, x.device)
 
     op.__name__ = name
     return op
@@ -675,11 +683,16 @@ round = _no_grad_unary(np.round, "round")
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
-    return bool(np.allclose(as_tensor(a)._data, as_tensor(b)._data, rtol, atol, equal_nan))
+    return bool(np.allclose(_host(as_tensor(a)), _host(as_tensor(b)), rtol, atol, equal_nan))
 
 
 def equal(a, b):
-    return a.shape == b.shape and bool(np.array_equal(a._data, b._data))
+    return a.shape == b.shape and bool(np.array_equal(_host(a), _host(b)))
+
+
+def _host(t):
+    """The values of ``t`` on the host (a copy from a GPU: these ops return a Python bool)."""
+    return t._backend().to_numpy(t._data)
 
 
 def clone(x):

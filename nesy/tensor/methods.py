@@ -16,7 +16,7 @@ def _reflected(fn):
 
 def _check_matmul_operand(fn):
     def matmul(self, other):
-        return fn(self, api.as_tensor(other))
+        return fn(self, api.as_tensor(other, self))
 
     return matmul
 
@@ -39,7 +39,7 @@ OPERATORS = {
     "__pow__": api.pow,
     "__rpow__": _reflected(api.pow),
     "__matmul__": _check_matmul_operand(api.matmul),
-    "__rmatmul__": lambda self, other: api.matmul(api.as_tensor(other), self),
+    "__rmatmul__": lambda self, other: api.matmul(api.as_tensor(other, self), self),
     "__neg__": api.neg,
     "__pos__": lambda self: self,
     "__abs__": api.abs,

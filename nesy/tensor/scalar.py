@@ -240,3 +240,93 @@ def minimum_grad_b(g, a, b):
 def clamp_grad(g, x, lo, hi):
     """The gradient passes where lo <= x <= hi (bounds inclusive, as in PyTorch)."""
     return g if (x >= lo and x <= hi) else 0.0
+
+
+# --- predicates and rounding: bool (or same-dtype) results, no gradient --------------------
+# The CPU evaluates these with NumPy's operators; the CUDA backend compiles them.
+_EXACT = 4503599627370496.0  # 2^52: every float at least this large is an integer
+
+
+def eq(a, b):
+    return a == b
+
+
+def ne(a, b):
+    return a != b
+
+
+def lt(a, b):
+    return a < b
+
+
+def le(a, b):
+    return a <= b
+
+
+def gt(a, b):
+    return a > b
+
+
+def ge(a, b):
+    return a >= b
+
+
+def logical_and(a, b):
+    return (a != 0) and (b != 0)
+
+
+def logical_or(a, b):
+    return (a != 0) or (b != 0)
+
+
+def logical_xor(a, b):
+    return (a != 0) != (b != 0)
+
+
+def logical_not(a):
+    return a == 0
+
+
+def isnan(x):
+    return x != x
+
+
+def isinf(x):
+    return x == math.inf or x == -math.inf
+
+
+def isfinite(x):
+    return x == x and x != math.inf and x != -math.inf
+
+
+def sign(x):
+    """-1, 0 or 1; NaN stays NaN (as NumPy's sign)."""
+    if x > 0:
+        return 1
+    if x < 0:
+        return -1
+    return x  # 0 (its sign kept) or NaN
+
+
+def floor(x):
+    """floor(x); NaN, infinities and floats beyond 2^52 (already integers) pass through."""
+    if not abs(x) < _EXACT:
+        return x
+    return float(math.floor(x))
+
+
+def ceil(x):
+    if not abs(x) < _EXACT:
+        return x
+    return float(math.ceil(x))
+
+
+def rint(x):
+    """Round half to even (NumPy's round)."""
+    if not abs(x) < _EXACT:
+        return x
+    r = float(math.floor(x))
+    d = x - r  # exact below 2^52
+    if d > 0.5 or (d == 0.5 and r - 2.0 * math.floor(r / 2.0) != 0.0):
+        r += 1.0
+    return r

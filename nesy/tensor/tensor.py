@@ -247,14 +247,20 @@ class Tensor:
             autograd.retain(self)
 
     def zero_(self):
-        return self._inplace(np.zeros_like(self._data))
+        return self._inplace(0)
 
     def fill_(self, value):
-        return self._inplace(np.full_like(self._data, value))
+        return self._inplace(value.item() if isinstance(value, Tensor) else value)
 
     def copy_(self, src):
-        src = src._data if isinstance(src, Tensor) else np.asarray(src)
-        return self._inplace(np.broadcast_to(src, self.shape).astype(self.dtype))
+        if isinstance(src, Tensor):
+            src = (src if src.device == self.device else src.to(self.device))._data
+        else:
+            src = np.asarray(src)
+        if src.shape != self.shape and np.broadcast_shapes(src.shape, self.shape) != self.shape:
+            raise ValueError(f"copy_: shape {tuple(src.shape)} does not broadcast to "
+                             f"{tuple(self.shape)}")
+        return self._inplace(src)
 
     def _inplace(self, new):
         """Replace the values in place (only outside the graph, as for optimizer steps)."""

@@ -88,21 +88,24 @@ def _close(ours, theirs, rtol, what):
         np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol, err_msg=what)
 
 
-def check_op(ours_fn, theirs_fn, shapes, dtype, domain=(-2.0, 2.0), seed=0, rtol=None):
+def check_op(ours_fn, theirs_fn, shapes, dtype, domain=(-2.0, 2.0), seed=0, rtol=None,
+             device="cpu"):
     """Values, dtypes, shapes and gradients of ``ours_fn`` match ``theirs_fn`` (PyTorch).
 
     Inputs are drawn with ``np.random.default_rng(seed)``; each float output gets a random
     upstream gradient (the same for both), and every input's gradient is compared.
+    ``device``: where our inputs live (``"cuda"`` checks the CUDA backend the same way).
     """
     rtol = TOLERANCE[dtype] if rtol is None else rtol
     rng = np.random.default_rng(seed)
     arrays = [sample(rng, s, dtype, d) for s, d in zip(shapes, _domains(domain, len(shapes)))]
-    xs = [nesy.tensor(a, requires_grad=True) for a in arrays]
+    xs = [nesy.tensor(a, requires_grad=True, device=device) for a in arrays]
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
     ours, theirs = _as_tuple(ours_fn(*xs)), _as_tuple(theirs_fn(*ts))
     where = f"shapes {shapes}, {dtype}"
     assert len(ours) == len(theirs), f"{where}: {len(ours)} outputs, PyTorch has {len(theirs)}"
     for k, (o, t) in enumerate(zip(ours, theirs)):
+        assert o.device == device, f"{where}: output {k} on {o.device}, not {device}"
         o_np, t_np = _to_numpy(o), _to_numpy(t)
         assert o_np.shape == t_np.shape, f"{where}: output {k} shape {o_np.shape} != {t_np.shape}"
         assert o_np.dtype == t_np.dtype, f"{where}: output {k} dtype {o_np.dtype} != {t_np.dtype}"
@@ -113,11 +116,12 @@ def check_op(ours_fn, theirs_fn, shapes, dtype, domain=(-2.0, 2.0), seed=0, rtol
         return
     cots = [rng.standard_normal(t.shape).astype(_to_numpy(t).dtype) for _, t in pairs]
     if len(pairs) == 1:
-        pairs[0][0].backward(nesy.tensor(cots[0]))
+        pairs[0][0].backward(nesy.tensor(cots[0], device=device))
         ours_grads = [x.grad for x in xs]
     else:
         ours_grads = nesy.autograd.grad(
-            [o for o, _ in pairs], xs, [nesy.tensor(c) for c in cots], allow_unused=True
+            [o for o, _ in pairs], xs, [nesy.tensor(c, device=device) for c in cots],
+            allow_unused=True,
         )
     theirs_grads = torch.autograd.grad(
         [t for _, t in pairs], ts, [torch.tensor(c) for c in cots], allow_unused=True
@@ -126,6 +130,7 @@ def check_op(ours_fn, theirs_fn, shapes, dtype, domain=(-2.0, 2.0), seed=0, rtol
         expected = np.zeros_like(a) if tg is None else tg.numpy()
         assert g is not None or tg is None, f"{where}: no gradient for input {i}"
         got = np.zeros_like(a) if g is None else g.numpy()
+        assert g is None or g.device == device, f"{where}: grad {i} on {g.device}"
         assert got.shape == a.shape, f"{where}: grad {i} shape {got.shape} != {a.shape}"
         assert got.dtype == a.dtype, f"{where}: grad {i} dtype {got.dtype} != {a.dtype}"
         _close(got, expected, rtol, f"{where}: gradient of input {i}")
@@ -139,10 +144,12 @@ def check_gradcheck(ours_fn, shapes, domain=(-2.0, 2.0), seed=1):
     assert nesy.gradcheck(ours_fn, *xs)
 
 
-def run_row(op, dtype):
-    """Every shape set of ``op`` against PyTorch."""
+def run_row(op, dtype, device="cpu", max_elements=None):
+    """Every shape set of ``op`` (of at most ``max_elements`` inputs) against PyTorch."""
     for seed, shapes in enumerate(op.shapes):
-        check_op(op.ours, op.theirs, shapes, dtype, op.domain, seed, op.rtol.get(dtype))
+        if max_elements is None or sum(math.prod(s) for s in shapes) <= max_elements:
+            check_op(op.ours, op.theirs, shapes, dtype, op.domain, seed, op.rtol.get(dtype),
+                     device)
 
 
 def run_gradcheck(op, max_elements=200):

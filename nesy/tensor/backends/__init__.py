@@ -41,8 +41,10 @@ def get_backend(device="cpu"):
 def _no_backend_message(device):
     if device.type == "cuda":
         return (
-            f"device {str(device)!r} is not available: nesy's CUDA backend is not installed "
-            "in this version, or no usable NVIDIA GPU was found. Use device='cpu'."
+            f"device {str(device)!r} is not available: no usable NVIDIA GPU and CUDA driver "
+            "were found (nesy.cuda.is_available() is False). Install the GPU extra with "
+            "pip install \"nesy[cuda]\" on a machine with a GPU, use device='cpu', or set "
+            "NUMBA_ENABLE_CUDASIM=1 before importing nesy to test with numba's CUDA simulator."
         )
     return f"no backend is registered for device {str(device)!r}"
 
@@ -53,4 +55,20 @@ def _cpu_factory(device):
     return CpuBackend(device)
 
 
+def _cuda_factory(device):
+    from ... import cuda as nesy_cuda
+
+    if not nesy_cuda.is_available():
+        raise RuntimeError(_no_backend_message(device))
+    if (device.index or 0) != 0:
+        raise NotImplementedError(
+            f"device {str(device)!r}: the CUDA backend runs on the current GPU only ('cuda' "
+            "or 'cuda:0'); choose another GPU with CUDA_VISIBLE_DEVICES"
+        )
+    from .cuda import CudaBackend
+
+    return CudaBackend(device)
+
+
 register_backend("cpu", _cpu_factory)
+register_backend("cuda", _cuda_factory)
