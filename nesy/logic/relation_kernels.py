@@ -247,3 +247,37 @@ def split_by_truth(rows, truth, floor, high, low):
             low[nl] = r
             nl += 1
     return nh, nl
+
+
+@numba.njit(**JIT)
+def split_levels(rows, truth, floors, level, high, low, low_level):
+    """Rows with truth >= ``floors[level]`` into ``high``; the others into ``low`` sorted by
+    their own level (``floors`` descend; level k holds truths in [floors[k], floors[k-1])),
+    with ``low_level`` their levels. Returns the two counts."""
+    nh = 0
+    nl = 0
+    levels = np.empty(rows.shape[0], np.int64)
+    for i in range(rows.shape[0]):
+        t = truth[rows[i]]
+        if t >= floors[level]:
+            high[nh] = rows[i]
+            nh += 1
+        else:
+            k = level + 1
+            while floors[k] > t:
+                k += 1
+            levels[nl] = k
+            low[nl] = rows[i]
+            nl += 1
+    counts = np.zeros(floors.shape[0] + 1, np.int64)  # counting sort by level
+    for i in range(nl):
+        counts[levels[i] + 1] += 1
+    for k in range(1, counts.shape[0]):
+        counts[k] += counts[k - 1]
+    tmp = low[:nl].copy()
+    for i in range(nl):
+        k = levels[i]
+        low[counts[k]] = tmp[i]
+        low_level[counts[k]] = k
+        counts[k] += 1
+    return nh, nl

@@ -120,7 +120,8 @@ class Relation:
     # --- updates --------------------------------------------------------------------------
 
     def _grow(self, need):
-        capacity = max(len(self.keys) + len(self.keys) // 2, need)  # 1.5x: less slack
+        grow = len(self.keys) if len(self.keys) < 1 << 26 else len(self.keys) // 2
+        capacity = max(len(self.keys) + grow, need)  # 2x, then 1.5x: less slack when large
         for name in ("keys", "truth", "stamp"):
             old = getattr(self, name)
             new = np.zeros(capacity, dtype=old.dtype) if name == "stamp" else np.empty(

@@ -97,7 +97,7 @@ def take(values, index):
 
 AND_CODES = {"min": 0, "prod": 1, "luk": 2}
 CHUNK = 1 << 22  # delta rows joined at a time: bounds the memory of one join
-LEVELS = 64  # truth levels by which fuzzy deltas are propagated (``semi_naive``)
+LEVELS = 64  # at most this many truth levels for fuzzy deltas (``semi_naive``)
 
 
 def connectives(sem):
@@ -609,38 +609,41 @@ class SparseEngine:
 
         Under a fuzzy ``max``, an atom's truth may rise many times, one round per step of a
         chain of ever better derivations. To keep that short, deltas are propagated by
-        truth from the top: rows below the current ``floor`` wait until nothing at or above
-        it changes (no derivation through them can give more than their own truth, so the
-        atoms above the floor are then final); then the floor drops to the next level.
+        truth from the top, level by level (``floors``): rows below the current floor wait
+        in the bucket of their level until nothing at or above the floor changes (no
+        derivation through them can give more than their own truth, so the atoms above the
+        floor are then final and later candidates for them are dropped at a glance); then
+        the next level's rows go. With one level per distinct input truth, each atom is
+        propagated once, at its final truth.
         """
         changed = {p: [] for p in group}
         for plan in plans:  # round 1: everything
             self._merge(plan, self.evaluate(plan), changed)
         delta = _collect(self.relations, changed)
-        recursive = any(plan.recursive_atoms(group) for plan in plans)
-        if not recursive:
+        if not any(plan.recursive_atoms(group) for plan in plans):
             return 1, 0
-        floors = self.floors(group)
-        held = {p: [] for p in group}
-        level = {p: [] for p in group}  # rows propagated at the current level
-        rounds = 1
+        floors = self.floors()
+        held = {p: {} for p in group}  # level -> rows waiting for it
+        level_rows = {p: [] for p in group}  # rows propagated at the current level
+        level, rounds = 0, 1
         while rounds < self.max_iters:
-            delta = self._hold(delta, held, floors[0])
+            delta = self._hold(delta, held, floors, level)
             if not any(len(d) for d in delta.values()):
                 if not any(held.values()):
                     return rounds, 0
-                floors.pop(0)
-                for p, rows in level.items():  # final now: later candidates skip them
+                for p, rows in level_rows.items():  # final now
                     self.relations[p].mark_final(np.concatenate(rows) if rows else rows)
-                level = {p: [] for p in group}
-                delta = {p: np.concatenate(h) if h else np.empty(0, np.int64)
-                         for p, h in held.items()}
-                held = {p: [] for p in group}
+                level_rows = {p: [] for p in group}
+                level = min(k for h in held.values() for k in h)
+                delta = {}
+                for p, h in held.items():
+                    rows = np.concatenate(h.pop(level, [np.empty(0, np.int64)]))
+                    delta[p] = self.relations[p].split(rows, floors[level - 1])[1]  # not stale
                 continue
             rounds += 1
             for p, rows in delta.items():
                 if len(floors) > 1 and len(rows):
-                    level[p].append(rows)
+                    level_rows[p].append(rows)
             changed = {p: [] for p in group}
             for plan in plans:
                 for i in plan.recursive_atoms(group):
@@ -649,27 +652,44 @@ class SparseEngine:
                         cand = self.evaluate(plan, i, rows[start:start + CHUNK])
                         self._merge(plan, cand, changed)
             delta = _collect(self.relations, changed)
-        pending = sum(len(d) for d in delta.values()) + sum(map(len, held.values()))
+        pending = sum(len(d) for d in delta.values()) + sum(
+            len(r) for h in held.values() for rs in h.values() for r in rs)
         return rounds, pending
 
-    def floors(self, group):
-        """Truth levels to propagate deltas by, from the top; [0] when every truth is 1."""
-        values = [rel.current_truth for p, rel in self.relations.items()]
+    def floors(self):
+        """Truth levels to propagate deltas by, from the top, ending in 0: every distinct
+        truth when there are at most ``LEVELS`` (exact: no atom rises within a level), else
+        ``LEVELS`` quantiles; [0] when every truth is 1."""
+        values = [rel.current_truth for rel in self.relations.values()]
         values = np.concatenate(values) if values else np.ones(1)
-        if (values == 1.0).all():
-            return [0.0]
-        levels = np.quantile(values[values < 1.0], np.linspace(1.0, 0.0, LEVELS + 1)[1:-1])
-        return sorted(set(levels.tolist()), reverse=True) + [0.0]
+        values = values[values < 1.0]
+        if not len(values):
+            return np.zeros(1)
+        distinct = np.unique(values)
+        if len(distinct) > LEVELS:
+            distinct = np.unique(np.quantile(values, np.linspace(0.0, 1.0, LEVELS + 1)[1:-1]))
+        return np.concatenate([distinct[::-1], [0.0]]).astype(np.float64)
 
-    def _hold(self, delta, held, floor):
-        """Rows of ``delta`` with truth >= ``floor``; the others go to ``held``."""
-        if floor <= 0.0:
+    def _hold(self, delta, held, floors, level):
+        """Rows of ``delta`` at or above ``floors[level]``; the others wait in ``held``, in
+        the bucket of their level."""
+        if floors[level] <= 0.0:
             return delta
+        from . import relation_kernels as K
+
         out = {}
         for p, rows in delta.items():
-            out[p], low = self.relations[p].split(rows, floor)
-            if len(low):
-                held[p].append(low)
+            rel = self.relations[p]
+            rows = np.ascontiguousarray(rows, np.int64)
+            high, low = np.empty(len(rows), np.int64), np.empty(len(rows), np.int64)
+            where = np.empty(len(rows), np.int64)
+            nh, nl = K.split_levels(rows, rel.truth, floors.astype(rel.truth.dtype), level,
+                                    high, low, where)
+            out[p] = high[:nh]
+            if nl:  # ``low`` comes sorted by level
+                bounds = np.flatnonzero(np.diff(where[:nl])) + 1
+                for chunk in np.split(np.arange(nl), bounds):
+                    held[p].setdefault(int(where[chunk[0]]), []).append(low[chunk])
         return out
 
     def _merge(self, plan, cand, changed):
