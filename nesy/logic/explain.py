@@ -280,11 +280,16 @@ def explain(kb, atom, k=3, depth=None):
         raise ValueError(f"k must be at least 1, got {k}")
     if depth is not None and depth < 0:
         raise ValueError(f"depth must be at least 0, got {depth}")
+    return _Explainer(kb, k).run(_ground_after_infer(kb, atom), depth)
+
+
+def _ground_after_infer(kb, atom):
+    """``atom`` parsed (text) or as given, after ``kb.infer()`` if it has not run."""
     ground = parse_atom(kb, atom) if isinstance(atom, str) else atom
     derived = [p for p, i in kb.signature.predicates.items() if i.kind == "derived"]
     if any(p not in kb._inferred for p in derived):
         kb.infer()
-    return _Explainer(kb, k).run(ground, depth)
+    return ground
 
 
 @dataclass
@@ -340,10 +345,7 @@ def why(kb, atom, k=None):
     than 0, best first (at most ``k``; None: all). Runs ``kb.infer()`` first if needed."""
     if k is not None and k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    ground = parse_atom(kb, atom) if isinstance(atom, str) else atom
-    derived = [p for p, i in kb.signature.predicates.items() if i.kind == "derived"]
-    if any(p not in kb._inferred for p in derived):
-        kb.infer()
+    ground = _ground_after_infer(kb, atom)
     explainer = _Explainer(kb, k=kb.max_groundings if k is None else k)
     found = []
     for rule in explainer.horn:

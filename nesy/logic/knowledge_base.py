@@ -786,14 +786,8 @@ class KnowledgeBase(CompiledRules, Module):
         """The atoms of ``predicate`` with truth >= ``min_truth`` (> 0 by default) as arrays:
         ``(rows, truths)``, ``rows`` an ``(n, arity)`` array of argument indices. Cheap for
         millions of atoms, unlike ``atoms``."""
-        info = self.signature.predicates.get(predicate)
-        if info is None:
-            raise ValueError(f"undefined predicate {predicate!r}")
-        self._ensure_inferred(predicate)
-        rel = self._inferred.get(predicate)
-        if rel is None:
-            rel = self._fact_relation(predicate, info.span)
-        elif not isinstance(rel, Relation):
+        rel = self._current_relation(predicate)
+        if not isinstance(rel, Relation):
             rel = Relation.from_dense(rel.detach().numpy(), self.dtype_name)
         keep = rel.current_truth >= min_truth if min_truth > 0 else rel.current_truth > 0
         return rel.rows()[keep], rel.current_truth[keep].copy()
@@ -869,16 +863,20 @@ class KnowledgeBase(CompiledRules, Module):
             result[tuple(names[i][j] for i, j in enumerate(index))] = float(table[index])
         return result
 
-    def count(self, predicate, min_truth=0.0):
-        """How many atoms of ``predicate`` have truth >= ``min_truth`` (> 0 by default),
-        without listing them (cheap for millions of atoms)."""
+    def _current_relation(self, predicate):
+        """What ``predicate``'s truths are now: its inferred relation or table (inferring
+        first if needed), else the relation of its facts."""
         info = self.signature.predicates.get(predicate)
         if info is None:
             raise ValueError(f"undefined predicate {predicate!r}")
         self._ensure_inferred(predicate)
         rel = self._inferred.get(predicate)
-        if rel is None:
-            rel = self._fact_relation(predicate, info.span)
+        return self._fact_relation(predicate, info.span) if rel is None else rel
+
+    def count(self, predicate, min_truth=0.0):
+        """How many atoms of ``predicate`` have truth >= ``min_truth`` (> 0 by default),
+        without listing them (cheap for millions of atoms)."""
+        rel = self._current_relation(predicate)
         if not isinstance(rel, Relation):
             values = rel.detach().numpy()
         else:
