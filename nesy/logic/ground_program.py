@@ -23,8 +23,6 @@ import numpy as np
 
 import nesy
 
-from . import ast
-
 
 class SegmentOr(nesy.Function):
     """The ``or`` of each segment of ``x`` (``starts``: segment starts in sorted order;
@@ -136,11 +134,6 @@ def iterate(engine, group, plans, instances, max_iters, tol):
         if change < tol:
             break
     return values, rounds, change
-
-
-def literal_predicate(lit):
-    atom = lit.operand if isinstance(lit, ast.Not) else lit
-    return atom.predicate if isinstance(atom, ast.Atom) else None
 
 
 class Scatter(nesy.Function):

@@ -32,7 +32,6 @@ Memory grows with the atoms and the join results, never with the product of doma
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -40,7 +39,7 @@ import numpy as np
 import nesy
 
 from . import ast
-from .chaining import InferenceReport, _variables, round_limit
+from .chaining import InferenceReport, round_limit
 from .compiler import Compiler
 from .errors import error_at
 from .semantics import operator
@@ -128,13 +127,12 @@ def connectives(sem):
 class RulePlan:
     """One Horn rule prepared for joins: its literals, components and head layout."""
 
-    def __init__(self, rule, env, engine):
+    def __init__(self, rule, kb):
         self.rule = rule
-        self.engine = engine
         self.head = rule.head
         self.literals = list(rule.body)
         self.positive = [i for i, lit in enumerate(self.literals) if isinstance(lit, ast.Atom)]
-        confidence = engine.kb.rule_confidence(rule)
+        confidence = kb.rule_confidence(rule)
         self.learned = confidence if isinstance(confidence, nesy.Tensor) else None
         if self.learned is not None:
             confidence = float(self.learned.item())
@@ -285,7 +283,7 @@ class SparseEngine:
         filters = [i for i in comp if i not in plan.positive]
         if not atoms:  # only comparisons over constants
             b = Bindings({}, np.ones(1), {})
-            return self._apply_filters(plan, b, filters, record, final=True)
+            return self._apply_filters(plan, b, filters, record)
         first = start if start is not None else atoms[0]
         atom = plan.literals[first]
         rel = self.joined(atom.predicate, atom.span)
@@ -304,7 +302,7 @@ class SparseEngine:
                 *(_vars_of(plan.literals[j]) for j in [*left, *filters]))
             b = self._join_atom(plan, i, b, record, after)
             b, filters = self._apply_ready(plan, b, filters, record)
-        return self._apply_filters(plan, b, filters, record, final=True)
+        return self._apply_filters(plan, b, filters, record)
 
     def _join_atom(self, plan, i, b, record, after):
         """Join literal ``i`` (an atom) into the bindings ``b`` on the variables it shares."""
@@ -336,20 +334,7 @@ class SparseEngine:
         out.crisp = b.crisp and rel.all_top
         if record:
             out.rows[i] = right
-        keep = None
-        names = [a.name for a in atom.args if isinstance(a, ast.Var)]
-        for pos, arg in enumerate(atom.args):
-            if pos in positions or (arg.name not in after and names.count(arg.name) == 1):
-                continue  # bound already, or used nowhere else: not decoded
-            col = rel.decode_rows(right, pos)
-            if arg.name in out.columns:  # repeated within this atom
-                ok = col == out.columns[arg.name]
-                keep = ok if keep is None else keep & ok
-            else:
-                out.columns[arg.name] = col
-        if keep is not None and not keep.all():
-            out = out.take(np.flatnonzero(keep))
-        return out
+        return self._bind_atom(plan, i, rel, out, right, positions, after)
 
     def _and_gather(self, left_truth, left, right_truth, right, crisp=False):
         if crisp:  # both sides all 1: so is every t-norm of them (a broadcast, no memory)
@@ -364,13 +349,18 @@ class SparseEngine:
                      np.ascontiguousarray(right, np.int64), code, out)
         return out
 
-    def _bind_atom(self, plan, i, rel, b, rows):
-        """Variables of the first literal ``i`` from its ``rows``; constants and repeated
-        variables filter."""
+    def _bind_atom(self, plan, i, rel, b, rows, matched=(), after=None):
+        """Variables of literal ``i`` from its matched ``rows``; constants and repeated
+        variables filter. Positions in ``matched`` are equal by the join already; a variable
+        used nowhere ``after`` (and once here) is not decoded."""
         atom = plan.literals[i]
         types = self.kb.signature.predicates[atom.predicate].arg_types
+        names = [a.name for a in atom.args if isinstance(a, ast.Var)]
         keep = None
         for pos, arg in enumerate(atom.args):
+            if pos in matched or (after is not None and isinstance(arg, ast.Var) and
+                                  arg.name not in after and names.count(arg.name) == 1):
+                continue
             col = rel.decode_rows(rows, pos)
             if isinstance(arg, ast.Const):
                 ok = col == self.env.const_index(arg, types[pos])
@@ -390,7 +380,7 @@ class SparseEngine:
             b = self._apply_filters(plan, b, ready, record)
         return b, [i for i in filters if i not in ready]
 
-    def _apply_filters(self, plan, b, filters, record, final=False):
+    def _apply_filters(self, plan, b, filters, record):
         for i in filters:
             lit = plan.literals[i]
             if isinstance(lit, ast.Compare):
@@ -448,7 +438,7 @@ class SparseEngine:
             group = [p for p in group if p in self.derived]
             if not group:
                 continue
-            plans = [RulePlan(r, self.env, self) for r in self.horn
+            plans = [RulePlan(r, self.kb) for r in self.horn
                      if r.head.predicate in group]
             for p in group:
                 span = next(pl.head.span for pl in plans if pl.head.predicate == p)
@@ -715,12 +705,3 @@ def infer_sparse(kb, max_iters=None, tol=1e-6):
     report = engine.run()
     out = {p: engine.relations[p] for s in report.strata for p in s}
     return out, report
-
-
-def dense_size(kb, rule, env):
-    """Groundings the dense engine would need for ``rule``: the product of its variables'
-    domain sizes."""
-    seen = {}
-    for var in _variables(rule):
-        seen.setdefault(var.name, env.var_size(var))
-    return math.prod(seen.values())
