@@ -18,6 +18,8 @@ def build_parser():
     )
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
     parser.add_argument("--version", action="version", version=_version())
+    from .commands import int_at_least, modules
+
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
@@ -30,24 +32,16 @@ def build_parser():
         "nesy demo --engine --epochs 500 --lr 0.005",
     )
     demo.add_argument("--engine", action="store_true", help="run the two-moons MLP demo")
-    demo.add_argument("--epochs", type=_positive_int, default=300, help="epochs (default 300)")
+    demo.add_argument("--epochs", type=int_at_least(1), default=300, help="epochs (default 300)")
     demo.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--hidden", type=_positive_int, default=32,
+    demo.add_argument("--hidden", type=int_at_least(1), default=32,
                       help="hidden units of the --engine MLP (default 32)")
     demo.set_defaults(handler=_demo)
-    from .commands import modules
 
     for module in modules():
         module.add_parser(commands)
     return parser
-
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
 
 
 def _version():

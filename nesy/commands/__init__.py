@@ -7,6 +7,7 @@ what they need inside ``run``, so ``nesy --help`` stays fast. ``nesy.cli`` finds
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
 
@@ -15,3 +16,20 @@ def modules():
     """The command modules, by name."""
     names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
     return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
+def int_at_least(least):
+    """An argparse ``type``: an integer >= ``least``, with a clear message otherwise."""
+    words = {0: "a non-negative integer", 1: "a positive integer"}
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            wanted = words.get(least, f"an integer >= {least}")
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    return parse

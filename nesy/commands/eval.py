@@ -15,6 +15,8 @@ import os
 import signal
 import sys
 
+from . import int_at_least
+
 EXAMPLES = """\
 examples:
   nesy eval rules/smokers.nesy --data cases.jsonl --out results.jsonl
@@ -77,7 +79,7 @@ def add_parser(subparsers):
                         help="stop at the first malformed case instead of skipping it")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar and no summary table (errors still show)")
-    parser.add_argument("--chunk-size", type=_positive_int, default=64, metavar="K",
+    parser.add_argument("--chunk-size", type=int_at_least(1), default=64, metavar="K",
                         help="cases per work unit (default 64): a unit of the journal in one "
                         "process, a task with --scheduler, e.g. --chunk-size 256")
     parser.add_argument("--scheduler", metavar="SPEC",
@@ -87,16 +89,6 @@ def add_parser(subparsers):
                         help="seed for parameters no checkpoint sets (default 0)")
     parser.set_defaults(handler=run, eval_parser=parser)
     return parser
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def run(args):

@@ -15,6 +15,8 @@ import json
 import os
 import sys
 
+from . import int_at_least
+
 EXAMPLES = """\
 examples:
   nesy explain rules/family.nesy "Ancestor(ann, dan)"          the proof tree, as text
@@ -53,10 +55,10 @@ def add_parser(subparsers):
     )
     parser.add_argument("rules", metavar="RULES", help="the rule file (*.nesy)")
     parser.add_argument("atom", metavar="ATOM", help='a ground atom, e.g. "Path(a, c)"')
-    parser.add_argument("--k", type=_count(1), default=3,
+    parser.add_argument("--k", type=int_at_least(1), default=3,
                         help="rule groundings shown per atom, the largest contributions first "
                         "(default 3)")
-    parser.add_argument("--depth", type=_count(0), default=None,
+    parser.add_argument("--depth", type=int_at_least(0), default=None,
                         help="levels of rules to expand (default: unbounded; 0: the atom only)")
     parser.add_argument("--checkpoint", metavar="CKPT",
                         help="trained parameters to load first (nesy train --checkpoint, or "
@@ -72,19 +74,6 @@ def add_parser(subparsers):
                         "factors) or godel")
     parser.set_defaults(handler=run)
     return parser
-
-
-def _count(least):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = least - 1
-        if value < least:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
-        return value
-
-    return parse
 
 
 def run(args):

@@ -31,6 +31,8 @@ import os
 import signal
 import sys
 
+from . import int_at_least
+
 FORMAT, VERSION = "nesy-train", 1
 DEFAULT_LR = 0.01
 
@@ -73,7 +75,7 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("rules", metavar="RULES", help="the rule file (*.nesy) to train")
-    parser.add_argument("--epochs", type=_count, default=100, metavar="N",
+    parser.add_argument("--epochs", type=int_at_least(0), default=100, metavar="N",
                         help="epochs to train (this run; default 100)")
     parser.add_argument("--lr", type=_positive_float, default=None, metavar="LR",
                         help=f"learning rate (default {DEFAULT_LR}, or the checkpoint's "
@@ -97,13 +99,6 @@ def add_parser(subparsers):
                        help="show the progress bar even when stderr is not a terminal")
     parser.set_defaults(handler=run)
     return parser
-
-
-def _count(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
-    return value
 
 
 def _positive_float(text):
