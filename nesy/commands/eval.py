@@ -158,10 +158,8 @@ def _check_paths(args, usage):
 
 
 def _check_scheduler(spec, usage):
-    try:
-        from nesy.distributed import parse_spec
-    except ImportError as e:
-        raise RuntimeError(f"--scheduler needs nesy.distributed: {e}") from None
+    from nesy.distributed import parse_spec  # stdlib only: Dask loads when a run starts
+
     try:
         parse_spec(spec)
     except ValueError as e:

@@ -23,9 +23,8 @@ def _formula_deps(kb, formula):
     """What a formula's truth reads: ("pred", P), ("func", f) and ("domain", D) entries."""
     from nesy.logic import ast
 
-    sig, deps, stack = kb.signature, set(), [formula]
-    while stack:
-        node = stack.pop()
+    sig, deps = kb.signature, set()
+    for node in ast.walk(formula):
         if isinstance(node, (ast.Atom, ast.Apply)):
             key = "pred" if isinstance(node, ast.Atom) else "func"
             name = node.predicate if key == "pred" else node.function
@@ -34,14 +33,6 @@ def _formula_deps(kb, formula):
             deps.update(("domain", t) for t in getattr(info, "arg_types", ()))
             if isinstance(getattr(info, "result", None), str):
                 deps.add(("domain", info.result))
-            stack.extend(node.args)
         elif isinstance(node, (ast.Var, ast.Const)) and node.domain:
             deps.add(("domain", node.domain))
-        elif isinstance(node, ast.Quantified):
-            stack.extend(v for b in node.binders for v in b.variables)
-            stack.extend(x for x in (node.guard, node.body) if x is not None)
-        elif isinstance(node, ast.Not):
-            stack.append(node.operand)
-        elif isinstance(node, (ast.Binary, ast.Compare, ast.Arith)):
-            stack.extend((node.left, node.right))
     return frozenset(deps)

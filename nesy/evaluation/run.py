@@ -79,7 +79,7 @@ class Run:
                         chunk = []
                 self._take(evaluate_chunk(self.template, chunk))
             else:
-                run_chunks = _distributed()
+                from nesy.distributed import run_chunks
                 items = list(todo)
                 chunks = [items[i:i + self.chunk_size]
                           for i in range(0, len(items), self.chunk_size)]
@@ -159,14 +159,6 @@ class Run:
             for row in self.journal.rows(sorted(self.ok)):
                 self.summary.add(row)
                 f.write(self.output.line(row))
-
-
-def _distributed():
-    try:
-        from nesy.distributed import run_chunks
-    except ImportError as e:
-        raise RuntimeError(f"--scheduler needs nesy.distributed and Dask: {e}") from None
-    return run_chunks
 
 
 def _test_signal(done):

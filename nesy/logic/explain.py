@@ -286,9 +286,9 @@ def explain(kb, atom, k=3, depth=None):
 def _ground_after_infer(kb, atom):
     """``atom`` parsed (text) or as given, after ``kb.infer()`` if it has not run."""
     ground = parse_atom(kb, atom) if isinstance(atom, str) else atom
-    derived = [p for p, i in kb.signature.predicates.items() if i.kind == "derived"]
-    if any(p not in kb._inferred for p in derived):
-        kb.infer()
+    for p, info in kb.signature.predicates.items():
+        if info.kind == "derived":
+            kb._ensure_inferred(p)
     return ground
 
 
@@ -418,7 +418,7 @@ class _Explainer:
             self.env = _CFEnv(kb)
             self.env.tables.update(kb._inferred)
         self.sem = replace(kb.semantics, stable=False)  # as chaining computed them
-        self.horn = [s for s in kb.program.statements if isinstance(s, ast.HornRule)]
+        self.horn = list(kb.program.of_type(ast.HornRule))
         self.facts = {}  # (predicate, names) -> degree, read per table predicate as needed
         self.expanded = set()
 
@@ -455,27 +455,24 @@ class _Explainer:
     def node(self, atom):
         info = self.kb.signature.predicates[atom.predicate]
         kind, degree = info.kind, None
-        if kind == "derived":
-            table = self.kb._fact_table(atom.predicate, atom.span).detach().numpy()
-            index = tuple(self.env.const_index(c, t) for c, t in zip(atom.args, info.arg_types))
-            degree = float(table[index]) or None
-        elif kind == "table":
-            if atom.predicate not in self.facts:  # facts from the file, add_fact(s), tables
+        if kind in ("derived", "table"):  # facts from the file, add_fact(s), tables
+            if atom.predicate not in self.facts:
                 self.facts[atom.predicate] = self.kb.facts(atom.predicate)
-            degree = self.facts[atom.predicate].get(_key(atom)[1])
-            kind = "table" if degree is None else "fact"
+            degree = self.facts[atom.predicate].get(_key(atom)[1]) or None
+            if kind == "table":
+                kind = "table" if degree is None else "fact"
         return Explanation(str(atom), self.truth(atom), kind, degree)
 
     def derivations(self, atom):
         """The best ``k`` derivations, each positive body atom with its (unexpanded) node."""
         found = []
         rules = [r for r in self.horn if r.head.predicate == atom.predicate]
-        for number, rule in enumerate(rules, 1):
+        for rule in rules:
             binding = _bind_head(rule.head, atom)
             if binding is None:
                 continue
             for contribution, names, literals in self.groundings(rule, binding):
-                d = Derivation(str(rule), f"{atom.predicate}#{number}",
+                d = Derivation(str(rule), self.kb.horn_label(rule),
                                f"{rule.span.filename}:{rule.span.line}", names, contribution)
                 found.append((d, literals))
         found.sort(key=lambda item: -item[0].contribution)  # stable: ties keep rule order

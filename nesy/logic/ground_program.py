@@ -154,8 +154,11 @@ class Scatter(nesy.Function):
 
 
 def dense_table(rel, dtype):
-    """The truth table of a relation; differentiable when its truths have gradients."""
+    """The truth table of a relation; differentiable when its truths have gradients,
+    else built once (an inferred relation does not change) and kept on the relation."""
     tensor = getattr(rel, "tensor", None)
     if tensor is not None and tensor.requires_grad:
         return Scatter.apply(tensor, rel.current_keys.copy(), rel.sizes)
-    return nesy.tensor(rel.to_dense().astype(dtype))
+    if rel.dense is None:
+        rel.dense = nesy.tensor(rel.to_dense().astype(dtype))
+    return rel.dense

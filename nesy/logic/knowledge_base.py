@@ -35,6 +35,11 @@ from .report import kb_html, kb_text
 SPARSE_FACTS_ABOVE = 1 << 22  # facts over more possible atoms are kept as rows, not a table
 
 
+def _fingerprint(tensors):
+    """Hashes of the tensors' values: an in-place optimizer step changes them."""
+    return tuple(hash(t.detach().numpy().tobytes()) for t in tensors)
+
+
 def _max_into(table, rows, degrees):
     """``table[row] = max(table[row], degree)`` for each fact (rows: ``(n, arity)``)."""
     degrees = degrees.astype(table.dtype)
@@ -574,12 +579,12 @@ class KnowledgeBase(CompiledRules, Module):
         self._device_copies = {}
         return self
 
-    def _placed(self, t, cache=True):
+    def _placed(self, t):
         """``t`` on this knowledge base's device (a copy cached until the data changes; a
         table carrying gradients is copied on each use, so each graph has its own copy)."""
         if not isinstance(t, Tensor) or t.device == self._device:
             return t
-        if not cache or t.requires_grad:
+        if t.requires_grad:
             return t.to(self._device)
         copies = self.__dict__.setdefault("_device_copies", {})
         hit = copies.get(id(t))
@@ -589,32 +594,38 @@ class KnowledgeBase(CompiledRules, Module):
 
     def _ensure_inferred(self, name):
         """Run ``infer()`` when derived predicate ``name`` is read and not yet inferred
-        since the last change of facts, truths, features or bindings."""
+        since the last change of facts, truths, features, bindings or (after an optimizer
+        step) of the parameters the chaining reads."""
         info = self.signature.predicates.get(name)
         if info is None or info.kind != "derived" or self._inferring:
             return
-        if name not in self._inferred or self._inferred_from != self._chaining_inputs():
+        if name not in self._inferred:
+            self.infer()
+            return
+        _, tensors = self._chaining_inputs()
+        if tensors and _fingerprint(tensors) != self._inferred_from:
             self.infer()
 
     def _chaining_inputs(self):
-        """A fingerprint of the parameters the derived truths depend on (learnable
-        confidences, models and gradient-carrying tables in Horn rule bodies): an optimizer
-        step changes it, and the next read of a derived predicate infers again."""
+        """``(depends, tensors)``: whether derived truths depend on parameters (a learnable
+        confidence, or a model or a table set with gradients in some Horn rule's body),
+        and the tensors among them whose values can be fingerprinted."""
         tensors = list(self.learned_confidences._parameters.values())
-        for stmt in self.program.statements:
-            if not isinstance(stmt, ast.HornRule):
-                continue
+        depends = bool(tensors)
+        for stmt in self.program.of_type(ast.HornRule):
             for lit in stmt.body:
                 atom = lit.operand if isinstance(lit, ast.Not) else lit
                 if not isinstance(atom, ast.Atom):
                     continue
                 model = self.models._modules.get(atom.predicate)
+                table = self._tables.get(atom.predicate)
                 if model is not None:
                     tensors.extend(model.parameters())
-                table = self._tables.get(atom.predicate)
                 if table is not None and table.requires_grad:
                     tensors.append(table)
-        return tuple(hash(t.detach().numpy().tobytes()) for t in tensors)
+                depends = depends or self.signature.predicates[atom.predicate].kind in (
+                    "neural", "extern") or (table is not None and table.requires_grad)
+        return depends, tensors
 
     def _truth_table(self, name, span):
         self._ensure_inferred(name)
@@ -628,7 +639,7 @@ class KnowledgeBase(CompiledRules, Module):
                 raise self._error(span, f"{name} was inferred by the sparse engine and has "
                                   f"{table.space:,} possible atoms, above the budget of "
                                   f"{self.max_groundings:,} for a dense table")
-            return self._placed(dense_table(table, self.dtype_name), cache=False)
+            return self._placed(dense_table(table, self.dtype_name))
         return self._fact_table(name, span)
 
     def _fact_table(self, name, span):
@@ -740,7 +751,7 @@ class KnowledgeBase(CompiledRules, Module):
             report = self._run_inference(max_iters, tol, engine)
         finally:
             self._inferring = False
-        self._inferred_from = self._chaining_inputs()
+        self._inferred_from = _fingerprint(self._chaining_inputs()[1])
         return report
 
     def _run_inference(self, max_iters, tol, engine):
@@ -797,36 +808,22 @@ class KnowledgeBase(CompiledRules, Module):
         self._invalidate()
         return out
 
-    def _chaining_has_parameters(self):
-        """Whether derived truths depend on parameters: a learnable confidence, or a model
-        (or a table set with gradients) in some Horn rule's body."""
-        if self.learned_confidences._parameters:
-            return True
-        for stmt in self.program.statements:
-            if isinstance(stmt, ast.HornRule):
-                for lit in stmt.body:
-                    atom = lit.operand if isinstance(lit, ast.Not) else lit
-                    if isinstance(atom, ast.Atom):
-                        info = self.signature.predicates[atom.predicate]
-                        table = self._tables.get(atom.predicate)
-                        if info.kind in ("neural", "extern") or (
-                                table is not None and table.requires_grad):
-                            return True
-        return False
-
     def satisfaction(self):
         """The weighted aggregate of all constraint truths (LTN's ``SatAgg``). When the
         derived predicates depend on parameters, forward chaining runs again first, so
         that training sees (and differentiates through) the current fixpoint."""
         import nesy
 
-        if self._chaining_has_parameters():
-            self.infer()
-
         if not self.rules:
             raise ValueError("this knowledge base has no constraint rules to satisfy")
         names = list(self.rules)
-        truths = nesy.stack([self.rule_truth(n).reshape(()) for n in names])
+        if self._chaining_inputs()[0]:
+            self.infer()
+            self._inferring = True  # just inferred: reads skip the staleness check
+        try:
+            truths = nesy.stack([self.rule_truth(n).reshape(()) for n in names])
+        finally:
+            self._inferring = False
         weights = np.asarray([self.weights[n] for n in names], dtype=self.dtype_name)
         return self.semantics.aggregate(truths, weights)
 
@@ -898,8 +895,9 @@ class KnowledgeBase(CompiledRules, Module):
                 for args, degree in getattr(group, "facts", ()):
                     out[tuple(a.name for a in args)] = degree
             return out
-        rel = self._fact_relation(predicate, info.span) if info.kind in (
-            "table", "derived") else Relation(())
+        if info.kind not in ("table", "derived"):  # an extern predicate: no facts
+            return out
+        rel = self._fact_relation(predicate, info.span)
         for row, degree in zip(rel.rows().tolist(), rel.current_truth.tolist()):
             out[tuple(names[i][j] for i, j in enumerate(row))] = degree
         return out

@@ -51,6 +51,7 @@ class Relation:
         self._indexed = 0  # rows in the direct index so far
         self.all_top = True  # every atom has truth 1 (so far)
         self.version = 0
+        self.dense = None  # the dense table, once ``ground_program.dense_table`` built it
         self.round = 1
         self._probes = {}
         if space <= DIRECT_LIMIT:
@@ -132,6 +133,7 @@ class Relation:
     def set_truth(self, values):
         """Overwrite the truths of all rows (the bitmap of truth-1 atoms follows)."""
         self.truth[: self.n] = values
+        self.dense = None
         self.all_top = bool((self.current_truth >= 1.0).all())
         if len(self.top):
             self.top[:] = 0
@@ -199,6 +201,7 @@ class Relation:
         self.delta = delta[:n_delta]
         if n_delta:
             self.version += 1
+            self.dense = None
         return n_delta
 
     def copy(self):
@@ -210,6 +213,7 @@ class Relation:
             value = getattr(self, name)
             setattr(new, name, None if value is None else value.copy())
         new._probes = {}
+        new.dense = None
         return new
 
     def indicator(self):
@@ -219,6 +223,7 @@ class Relation:
         new = copy.copy(self)
         new.truth = (self.truth > 0).astype(np.float64)
         new.all_top = True
+        new.dense = None
         return new
 
     # --- joins ----------------------------------------------------------------------------

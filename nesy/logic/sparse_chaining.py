@@ -190,10 +190,6 @@ class SparseEngine:
 
     # --- relations ------------------------------------------------------------------------
 
-    def sizes(self, predicate, span):
-        types = self.kb.signature.predicates[predicate].arg_types
-        return tuple(self.kb._domain_size(t, span) for t in types)
-
     def relation(self, predicate, span=ast.NOWHERE):
         """The relation of ``predicate``: computed, or its facts/table/model outputs."""
         rel = self.relations.get(predicate)
@@ -444,7 +440,7 @@ class SparseEngine:
                 span = next(pl.head.span for pl in plans if pl.head.predicate == p)
                 self.facts[p] = self.kb._fact_relation(p, span)
                 self.relations[p] = self.facts[p].copy()
-            if self.sem.or_op == "max" and not self.needs_grad(plans) or self.crisp(plans):
+            if not self.needs_grad(plans) and (self.sem.or_op == "max" or self.crisp(plans)):
                 rounds, pending = self.semi_naive(group, plans)
                 change = float(pending)
             else:
@@ -458,10 +454,8 @@ class SparseEngine:
     # --- fuzzy truths on the ground program -----------------------------------------------
 
     def crisp(self, plans):
-        """Whether every truth the stratum reads is 0 or 1 and nothing needs a gradient:
-        then semi-naive evaluation gives the exact least model under any semantics."""
-        if self.needs_grad(plans):
-            return False
+        """Whether every truth the stratum reads is 0 or 1: then semi-naive evaluation
+        gives the exact least model under any semantics."""
         for plan in plans:
             if plan.confidence not in (0.0, 1.0):
                 return False
@@ -518,7 +512,7 @@ class SparseEngine:
             rel = self.relations[p]
             rel.set_truth(1.0)
         saved = self.and_, self.not_
-        not_ = self.not_
+        not_ = saved[1]
         self.and_ = np.minimum
         self.not_ = lambda x: (not_(x) > 0).astype(np.float64)
         try:
