@@ -47,4 +47,4 @@ def _tune_malloc():
     )
 
 
-MALLOC_TUNED = _tune_malloc()
+_tune_malloc()

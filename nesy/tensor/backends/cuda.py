@@ -111,8 +111,9 @@ class CudaBackend:
         if not isinstance(a, CudaArray):
             return np.asarray(a)
         c = a if a.is_contiguous else self.copy(a)
-        host = c.base.copy_to_host()
-        return host[c.offset : c.offset + c.size].reshape(c.shape)
+        if c.size == 0:
+            return np.zeros(c.shape, dtype=c.base.dtype)
+        return _flat(c).copy_to_host().reshape(c.shape)  # the view's elements only
 
     def asarray(self, data, dtype=None):
         if isinstance(data, CudaArray):
@@ -443,13 +444,13 @@ class CudaBackend:
         p = _flat(param)
         vm = _flat(v_max) if v_max is not None else p
         adam[K.blocks_for(p.size), K.THREADS](
-            p, _flat(grad), _flat(m), _flat(v), vm, lr, beta1, beta2, eps, weight_decay,
+            p, _flat(grad), _flat(m), _flat(v), vm, beta1, beta2, eps, weight_decay,
             decoupled, amsgrad, maximize, lr / bias_correction1, 1.0 - lr * weight_decay,
             bias_correction2_sqrt)
 
 
 def _flat(a):
-    """The device buffer slice holding contiguous ``a`` (optimizer state is contiguous)."""
+    """The device buffer slice holding contiguous ``a``."""
     if not a.is_contiguous:
         raise NotImplementedError("CUDA optimizer step on a non-contiguous array")
     return a.base[a.offset : a.offset + a.size]

@@ -188,12 +188,8 @@ def matmul_tiled(a, ao, asteps, b, bo, bsteps, out, batch, bshape, m, k, n, zero
         z = blk // (tiles_m * tiles_n)
         i = (blk // tiles_n) % tiles_m * TILE + ty
         j = blk % tiles_n * TILE + tx
-        a_base, b_base, rem = ao, bo, z
-        for d in range(nd - 1, -1, -1):
-            idx = rem % bshape[d]
-            rem //= bshape[d]
-            a_base += idx * asteps[d]
-            b_base += idx * bsteps[d]
+        a_base = _offset(z, bshape, asteps, ao)  # only the batch axes: len(bshape)
+        b_base = _offset(z, bshape, bsteps, bo)
         acc = zero
         for t0 in range(0, k, TILE):
             la, lb = t0 + tx, t0 + ty
@@ -215,12 +211,8 @@ def matmul_small(a, ao, asteps, b, bo, bsteps, out, batch, bshape, m, k, n, zero
     nd = len(bshape)
     for o in range(cuda.grid(1), batch * m * n, cuda.gridsize(1)):
         z, i, j = o // (m * n), (o // n) % m, o % n
-        a_base, b_base, rem = ao, bo, z
-        for d in range(nd - 1, -1, -1):
-            idx = rem % bshape[d]
-            rem //= bshape[d]
-            a_base += idx * asteps[d]
-            b_base += idx * bsteps[d]
+        a_base = _offset(z, bshape, asteps, ao)  # only the batch axes: len(bshape)
+        b_base = _offset(z, bshape, bsteps, bo)
         acc = zero
         for q in range(k):
             acc += a[a_base + i * asteps[nd] + q * asteps[nd + 1]] * \
@@ -296,7 +288,7 @@ def sgd_launch(param, grad, buf, lr, weight_decay, momentum, dampening, nesterov
            maximize, first)
 
 
-def adam_launch(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
+def adam_launch(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, eps,
                 weight_decay, decoupled, amsgrad, maximize, step_size, decay,
                 bias_correction2_sqrt):
     for i in range(cuda.grid(1), param.shape[0], cuda.gridsize(1)):
