@@ -99,7 +99,7 @@ def random_graph(n, degree=3, seed=0):
 
 
 # --- NumPy reference ---------------------------------------------------------------------
-def successor_slots(n, src, dst):
+def successor_slots(n, src):
     """Rows renumbered by out-degree, largest first (``rank[node]``), and per slot k the
     edges that are their source's k-th: the sources are then rows ``0 .. c_k - 1`` in order,
     so slot k updates a prefix of the rows with no scatter. Returns (rank, [edge indices])."""
@@ -116,7 +116,7 @@ def successor_slots(n, src, dst):
 
 def bits_setup(n, src, dst):
     """The edge matrix as bit-packed rows (rows in rank order) and each slot's targets."""
-    rank, slots = successor_slots(n, src, dst)
+    rank, slots = successor_slots(n, src)
     edges = np.zeros((n, (n + 63) // 64), np.uint64)
     np.bitwise_or.at(edges, (rank[src], dst >> 6), np.uint64(1) << (dst & 63).astype(np.uint64))
     return SimpleNamespace(n=n, rank=rank, edges=edges, targets=[rank[dst[s]] for s in slots])
@@ -149,7 +149,7 @@ def bits_closure(g):
 
 
 def maxmin_setup(n, src, dst, weight):
-    rank, slots = successor_slots(n, src, dst)
+    rank, slots = successor_slots(n, src)
     edges = np.zeros((n, n), np.float32)
     edges[rank[src], dst] = weight
     return SimpleNamespace(n=n, rank=rank, edges=edges, targets=[rank[dst[s]] for s in slots],
@@ -216,22 +216,17 @@ def nesy_infer(kb, engine):
         return kb.infer(engine=engine)
 
 
-def nesy_count(kb, n, godel):
+def nesy_count(kb, godel):
     """Path atoms with truth > 0 (Goedel) or >= 0.5 (crisp), counted without listing them."""
     return kb.count("Path") if godel else kb.count("Path", min_truth=0.5)
 
 
 def nesy_table(kb, n):
-    """Path's truths as a dense N x N array (``kb.relation`` where the KB has it)."""
-    import nesy
-
-    if hasattr(kb, "relation"):
-        rows, truths = kb.relation("Path")
-        table = np.zeros((n, n), np.float32)
-        table[rows[:, 0], rows[:, 1]] = truths
-        return table
-    with nesy.no_grad():
-        return kb.truth("Path(x, y)").numpy()
+    """Path's truths as a dense N x N array."""
+    rows, truths = kb.relation("Path")
+    table = np.zeros((n, n), np.float32)
+    table[rows[:, 0], rows[:, 1]] = truths
+    return table
 
 
 def measured(load, infer, args, reload=False):
@@ -266,7 +261,7 @@ def run_nesy(args, n, godel):
                                lambda kb: nesy_infer(kb, args.engine), args)
     out["rounds"] = getattr(report, "iterations", None)
     out["engine"] = getattr(report, "engine", args.engine)
-    out["atoms"] = nesy_count(kb, n, godel)
+    out["atoms"] = nesy_count(kb, godel)
     if args.dump:
         table = nesy_table(kb, n)
         save(args, f"godel-{n}" if godel else f"nesy-{n}",
