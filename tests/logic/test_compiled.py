@@ -431,3 +431,13 @@ def test_the_grounding_budget_does_not_apply_to_fused_loops():
         evaluate(formula, {"R": R}, max_groundings=1000)
     fused = evaluate(formula, {"R": R}, max_groundings=1000, compiled=True)
     assert fused.item() == pytest.approx(evaluate(formula, {"R": R}).item(), rel=1e-5)
+
+
+def test_a_quantifier_inside_a_guard_gets_its_own_plan():
+    # the planner plans a quantifier's body before its guard; ast.walk visits the guard first
+    rng = np.random.default_rng(0)
+    tables = {"R": rng.random((4, 4)), "S": rng.random((4, 4))}
+    formula = "forall x where (exists y: R(x, y)): (exists z: S(x, z)) and (forall w: R(w, x))"
+    fused = nesy.logic.evaluate(formula, tables, compiled=True)
+    eager = nesy.logic.evaluate(formula, tables)
+    assert float(fused.item()) == pytest.approx(float(eager.item()), rel=1e-6)

@@ -53,7 +53,8 @@ class CompiledFormula:
         self.formula = formula
         self.semantics = semantics
         planner = Planner(formula, semantics)
-        self.tops = planner.plan_all(formula)
+        planner.plan_all(formula)
+        self.plan_of = planner.plans  # id(Quantified node of ``formula``) -> its plan
         self.plans = sorted(planner.plans.values(), key=lambda p: p.index)
         self._kernels = {}
 
@@ -93,8 +94,7 @@ class FusedCompiler(Compiler):
 
     def evaluate(self, formula, free=()):
         self.layout, scope, self.axes_of = assign_axes(formula, self.env)
-        quantifiers = [n for n in ast.walk(formula) if isinstance(n, ast.Quantified)]
-        self.plan_of = {id(n): p for n, p in zip(quantifiers, self.compiled.plans)}
+        self.plan_of = self.compiled.plan_of
         return self.node(formula, scope).reshape(())
 
     def quantified(self, node):
@@ -157,8 +157,7 @@ class _Display:
     def __init__(self, compiled):
         self.compiled = compiled
         self.sym = SymbolicSemantics(compiled.semantics)
-        order = [n for n in ast.walk(compiled.formula) if isinstance(n, ast.Quantified)]
-        self.plan_of = {id(n): p for n, p in zip(order, compiled.plans)}
+        self.plan_of = compiled.plan_of
 
     def node(self, node):
         if isinstance(node, ast.Quantified):
