@@ -152,9 +152,34 @@ def expand(lo, counts, total, order):
 
 
 PJIT = dict(cache=True, nogil=True, parallel=True)
+SERIAL_BELOW = 1 << 14  # rows below which a twin runs serially: waking threads costs more
 
 
-@numba.njit(**PJIT)
+class _Twin:
+    """A kernel on all cores and its serial twin from one source (``prange`` is ``range``
+    in the serial one); a call picks by the length of argument ``size_arg``. Semi-naive
+    rounds over small deltas call these thousands of times."""
+
+    def __init__(self, fn, size_arg):
+        import types
+
+        self.parallel = numba.njit(**PJIT)(fn)
+        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial")
+        twin.__qualname__ = fn.__qualname__ + "_serial"  # its own Numba cache entry
+        self.serial = numba.njit(**JIT)(twin)
+        self.size_arg = size_arg
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args):
+        small = args[self.size_arg].shape[0] < SERIAL_BELOW
+        return (self.serial if small else self.parallel)(*args)
+
+
+def twin(size_arg=0):
+    return lambda fn: _Twin(fn, size_arg)
+
+
+@twin(0)
 def csr_counts(probe, offsets, counts):
     """Matches per probe from a CSR index: ``offsets[s + 1] - offsets[s]``."""
     for i in numba.prange(probe.shape[0]):
@@ -162,7 +187,7 @@ def csr_counts(probe, offsets, counts):
         counts[i] = offsets[s + 1] - offsets[s]
 
 
-@numba.njit(**PJIT)
+@twin(4)
 def csr_expand(probe, offsets, order, starts, left, right):
     """Join expansion from a CSR index: probe ``i`` fills ``starts[i]..`` with its rows."""
     for i in numba.prange(probe.shape[0]):
@@ -172,6 +197,33 @@ def csr_expand(probe, offsets, order, starts, left, right):
         for t in range(offsets[s + 1] - base):
             left[j + t] = i
             right[j + t] = order[base + t]
+
+
+@twin(0)
+def scan_counts(probe, slots, width, counts):
+    """Present atoms per probe in a direct index: ``slots[k] >= 0`` for ``k`` in
+    ``[probe * width, (probe + 1) * width)``."""
+    for i in numba.prange(probe.shape[0]):
+        base = probe[i] * width
+        c = 0
+        for k in range(base, base + width):
+            if slots[k] >= 0:
+                c += 1
+        counts[i] = c
+
+
+@twin(0)
+def scan_expand(probe, slots, width, starts, left, right):
+    """The rows ``scan_counts`` counted: probe ``i`` fills ``starts[i]..`` in key order."""
+    for i in numba.prange(probe.shape[0]):
+        base = probe[i] * width
+        j = starts[i]
+        for k in range(base, base + width):
+            row = slots[k]
+            if row >= 0:
+                left[j] = i
+                right[j] = row
+                j += 1
 
 
 @numba.njit(**PJIT)
@@ -194,7 +246,7 @@ def _divide(k, d, inv):
     return q
 
 
-@numba.njit(**PJIT)
+@twin(1)
 def decode(keys, index, stride, size, out):
     """Argument index ``(keys[index[i]] // stride) % size`` of each matched row."""
     inv_stride = 1.0 / stride

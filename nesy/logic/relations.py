@@ -26,6 +26,8 @@ import numpy as np
 
 DIRECT_LIMIT = 1 << 31  # key spaces up to 2^31 slots use a direct index (<= 8 GiB int32)
 MAX_KEY_SPACE = 1 << 62
+SCAN_FACTOR = 4  # scan key ranges while that reads at most 4 slots per current atom
+SLOTS_PER_ATOM = 32  # ... and build a direct index for it up to 32 slots per atom
 
 
 class Relation:
@@ -257,8 +259,11 @@ class Relation:
 
     def matches(self, positions, probe):
         """For sub-keys ``probe`` on ``positions``: ``(probe index, row)`` of every match."""
-        kind, a, b = self.probe_index(positions)
         probe = np.ascontiguousarray(probe, dtype=np.int64)
+        width = self._scan_width(positions, len(probe))
+        if width:
+            return self._scan_matches(probe, width)
+        kind, a, b = self.probe_index(positions)
         if kind == "csr":
             counts = np.empty(len(probe), dtype=np.int64)
             self.K.csr_counts(probe, a, counts)
@@ -277,6 +282,35 @@ class Relation:
             self.K.csr_expand(probe, lo, order, starts, left, right)
         else:
             left, right = self.K.expand(lo, counts, total, order)
+        return left, right
+
+    def _scan_width(self, positions, probes):
+        """Keys per probe when probing leading ``positions`` is cheaper by scanning their key
+        range in the direct index than by (re)building a probe index; else 0. The range of
+        sub-key ``s`` on positions ``0..j-1`` is ``[s w, (s + 1) w)`` with ``w`` the stride
+        of position ``j - 1``: scanning it costs ``w`` per probe, against ``n log n`` for a
+        new index of a relation that grew since its last one (each semi-naive round)."""
+        if self.bits or not positions or positions != tuple(range(len(positions))):
+            return 0
+        width = self.strides[len(positions) - 1]
+        cached = self._probes.get(positions)
+        if cached is not None and cached[0] == (self.version, self.n):
+            return 0  # an index is ready
+        if self.slots is None and self.space > SLOTS_PER_ATOM * self.n:
+            return 0  # the direct index would be mostly empty: not worth building for this
+        return width if probes * width <= SCAN_FACTOR * self.n else 0
+
+    def _scan_matches(self, probe, width):
+        slots = self._index()
+        counts = np.empty(len(probe), dtype=np.int64)
+        self.K.scan_counts(probe, slots, width, counts)
+        starts = np.zeros(len(probe), dtype=np.int64)
+        if len(probe) > 1:
+            np.cumsum(counts[:-1], out=starts[1:])
+        total = int(starts[-1] + counts[-1]) if len(probe) else 0
+        left = np.empty(total, dtype=np.int64)
+        right = np.empty(total, dtype=np.int64)
+        self.K.scan_expand(probe, slots, width, starts, left, right)
         return left, right
 
     def decode_rows(self, rows, position):

@@ -16,7 +16,9 @@ the atoms that were new or rose in the previous round; its other atoms read the 
 current relations. A candidate atom is merged by ``max`` (``Relation.merge``); the rows that
 changed form the next delta. The stratum is done when no row changes, which takes finitely
 many rounds: under ``max``/``min`` (Goedel, and every semantics on crisp inputs) every
-truth is one of the inputs' truths.
+truth is one of the inputs' truths. A Goedel stratum with few distinct input truths is
+instead run as crisp closures at descending thresholds (``thresholds.py``), which derives
+each atom once, at its final truth.
 
 **Other semantics on fuzzy inputs.** A non-idempotent ``or`` (product's probabilistic sum,
 Lukasiewicz's bounded sum) counts every grounding, so re-deriving an atom from a delta would
@@ -76,9 +78,14 @@ class Bindings:
 PARALLEL_ABOVE = 1 << 16  # gathers of more rows run on all cores
 
 
+_ONE = np.ones(1)
+_ONE.flags.writeable = False
+
+
 def ONES(n):
-    """``n`` ones as a read-only broadcast of one float (crisp truths cost no memory)."""
-    return np.broadcast_to(np.float64(1.0), (n,))
+    """``n`` ones as a read-only broadcast of one float (crisp truths cost no memory; built
+    directly, as ``np.broadcast_to`` costs microseconds a call, thousands of calls a run)."""
+    return np.ndarray((n,), dtype=np.float64, buffer=_ONE, strides=(0,))
 
 
 def take(values, index):
@@ -138,6 +145,7 @@ class RulePlan:
             confidence = float(self.learned.item())
         self.confidence = 1.0 if confidence is None else float(confidence)
         self.head_vars = {a.name for a in rule.head.args if isinstance(a, ast.Var)}
+        self.vars = [frozenset(_vars_of(lit)) for lit in self.literals]
         self.components = self._components()
 
     def _components(self):
@@ -151,8 +159,8 @@ class RulePlan:
             return i
 
         owner = {}
-        for i, lit in enumerate(self.literals):
-            for v in _vars_of(lit):
+        for i, variables in enumerate(self.vars):
+            for v in variables:
                 if v in owner:
                     parent[find(i)] = find(owner[v])
                 else:
@@ -221,7 +229,7 @@ class SparseEngine:
             start = driver if driver in comp else None
             b = self._join(plan, comp, start, driver_rows if start is not None else None,
                            record)
-            touches_head = any(_vars_of(plan.literals[i]) & plan.head_vars for i in comp)
+            touches_head = any(plan.vars[i] & plan.head_vars for i in comp)
             if not touches_head and not record:
                 # max-or: a component without head variables counts with its best truth
                 best = float(b.truth.max()) if len(b) else 0.0
@@ -292,10 +300,10 @@ class SparseEngine:
         b, filters = self._apply_ready(plan, b, filters, record)
         while left:
             bound = set(b.columns)
-            left.sort(key=lambda i: -len(_vars_of(plan.literals[i]) & bound))
+            left.sort(key=lambda i: -len(plan.vars[i] & bound))
             i = left.pop(0)
             after = set(plan.head_vars).union(  # variables needed after this join
-                *(_vars_of(plan.literals[j]) for j in [*left, *filters]))
+                *(plan.vars[j] for j in [*left, *filters]))
             b = self._join_atom(plan, i, b, record, after)
             b, filters = self._apply_ready(plan, b, filters, record)
         return self._apply_filters(plan, b, filters, record)
@@ -371,7 +379,7 @@ class SparseEngine:
         return b
 
     def _apply_ready(self, plan, b, filters, record):
-        ready = [i for i in filters if _vars_of(plan.literals[i]) <= set(b.columns)]
+        ready = [i for i in filters if plan.vars[i] <= b.columns.keys()]
         if ready:
             b = self._apply_filters(plan, b, ready, record)
         return b, [i for i in filters if i not in ready]
@@ -429,6 +437,8 @@ class SparseEngine:
     # --- strata ---------------------------------------------------------------------------
 
     def run(self):
+        from .thresholds import ThresholdClosure
+
         report = InferenceReport([], [], [], True)
         for group in strata(self.horn):
             group = [p for p in group if p in self.derived]
@@ -441,7 +451,11 @@ class SparseEngine:
                 self.facts[p] = self.kb._fact_relation(p, span)
                 self.relations[p] = self.facts[p].copy()
             if not self.needs_grad(plans) and (self.sem.or_op == "max" or self.crisp(plans)):
-                rounds, pending = self.semi_naive(group, plans)
+                by_thresholds = ThresholdClosure(self, group, plans)
+                if not self.crisp(plans) and by_thresholds.applies():
+                    rounds, pending = by_thresholds.run()
+                else:
+                    rounds, pending = self.semi_naive(group, plans)
                 change = float(pending)
             else:
                 rounds, change = self.ground_and_iterate(group, plans)
@@ -671,9 +685,9 @@ class SparseEngine:
                                     high, low, where)
             out[p] = high[:nh]
             if nl:  # ``low`` comes sorted by level
-                bounds = np.flatnonzero(np.diff(where[:nl])) + 1
-                for chunk in np.split(np.arange(nl), bounds):
-                    held[p].setdefault(int(where[chunk[0]]), []).append(low[chunk])
+                bounds = [0, *(np.flatnonzero(where[1:nl] != where[:nl - 1]) + 1), nl]
+                for a, b in zip(bounds[:-1], bounds[1:]):
+                    held[p].setdefault(int(where[a]), []).append(low[a:b])
         return out
 
     def _merge(self, plan, cand, changed):

@@ -1,0 +1,172 @@
+"""Goedel fixpoints as crisp closures at descending thresholds: each atom derived once.
+
+Under ``and = min`` and ``or = max`` a ground atom's least-fixpoint truth is the largest
+threshold ``t`` at which it is derivable from the inputs of truth ``>= t`` alone:
+
+    truth(A) = max { t : A is in the crisp least model of the atoms with truth >= t },
+
+since a derivation's truth is the minimum of the truths it uses (rule confidences
+included). The crisp models grow as ``t`` descends, so one pass over the distinct input
+truths ``t_1 > t_2 > ...`` finds every atom at its final truth: at ``t_k`` the inputs of
+truth ``t_k`` (facts, rows of lower strata, rules of confidence ``t_k``) join the crisp
+relations, crisp semi-naive rounds run from them until nothing is new, and the atoms that
+appeared take truth ``t_k``. Every candidate is crisp, so it costs one look into a bitmap
+(``Relation.merge`` on all-1 truths), and no atom is propagated twice. The rows a level
+appends are contiguous in each relation, so the truths are written once at the end.
+
+A delta of a lower-stratum relation probes the growing derived relations on the leading
+argument positions, which ``Relation.matches`` serves by scanning key ranges of the direct
+index instead of re-sorting a relation that changes every round.
+
+The engine uses this when it applies: a Goedel ``and``/``or``, no gradient needed, no negated
+literal over a fuzzy relation (``not A`` with fuzzy ``A`` does not grow as ``t`` falls, as a
+crisp filter must), and at most ``MAX_LEVELS`` distinct input truths (each level costs a few
+rounds); otherwise the delta levels of ``SparseEngine.semi_naive``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from . import ast
+from .relations import Relation
+from .sparse_chaining import CHUNK, ONES, _collect
+
+MAX_LEVELS = 256
+
+
+class ThresholdClosure:
+    """One stratum of a Goedel program by descending thresholds (see the module)."""
+
+    def __init__(self, engine, group, plans):
+        self.engine = engine
+        self.group = group
+        self.plans = plans
+        self.inputs = sorted({lit.predicate for plan in plans for lit in plan.literals
+                              if isinstance(lit, ast.Atom) and lit.predicate not in group})
+        self.rounds = 0
+
+    # --- when it applies ------------------------------------------------------------------
+
+    def applies(self):
+        eng = self.engine
+        if eng.sem.and_op != "min" or eng.sem.or_op != "max":
+            return False
+        for plan in self.plans:
+            for lit in plan.literals:
+                if isinstance(lit, ast.Not) and isinstance(lit.operand, ast.Atom):
+                    truth = eng.relation(lit.operand.predicate, lit.operand.span).current_truth
+                    if not (truth >= 1.0).all():
+                        return False
+        return 0 < len(self.levels()) <= MAX_LEVELS
+
+    def levels(self):
+        """The distinct positive input truths, descending."""
+        eng = self.engine
+        values = [eng.relation(p).current_truth for p in self.inputs]
+        values += [eng.facts[p].current_truth for p in self.group]
+        values.append(np.array([plan.confidence for plan in self.plans]))
+        values = np.unique(np.concatenate([np.asarray(v, np.float64) for v in values]))
+        return values[values > 0][::-1]
+
+    # --- the closure ----------------------------------------------------------------------
+
+    def run(self):
+        """(rounds, atoms still pending when ``max_iters`` stopped it)."""
+        eng = self.engine
+        levels = self.levels()
+        saved = {p: eng.relations[p] for p in self.inputs}
+        sources = {p: _by_truth(saved[p]) for p in self.inputs}
+        sources.update({p: _by_truth(eng.facts[p]) for p in self.group})
+        for p in self.inputs:  # the inputs at truth >= t, as crisp relations
+            eng.relations[p] = Relation(saved[p].sizes, len(saved[p]))
+        for p in self.group:
+            facts = eng.facts[p]
+            eng.relations[p] = Relation(facts.sizes, len(facts), facts.truth.dtype)
+        starts = {p: [] for p in self.group}
+        pending = 0
+        try:
+            for t in levels:
+                for p in self.group:
+                    starts[p].append(eng.relations[p].n)
+                pending = self.level(t, sources)
+                if pending:
+                    break
+        finally:
+            for p, rel in saved.items():
+                eng.relations[p] = rel
+        for p in self.group:
+            self.assign(eng.relations[p], starts[p], levels)
+        return self.rounds, pending
+
+    def level(self, t, sources):
+        """Crisp semi-naive rounds at threshold ``t``; the atoms still pending when
+        ``max_iters`` rounds (over all levels) cut it off, else 0."""
+        eng = self.engine
+        delta = {}
+        for p, (keys, truth, done) in sources.items():
+            stop = done[0] + int(np.searchsorted(-truth[done[0]:], -t, side="right"))
+            new = keys[done[0]:stop]
+            done[0] = stop
+            rel = eng.relations[p]
+            if len(new) and rel.merge(new, ONES(len(new))):
+                delta[p] = rel.delta
+            rel.begin_round()
+        active = [_at_one(plan) for plan in self.plans if plan.confidence >= t]
+        changed = {p: [] for p in self.group}
+        for plan, original in zip(active, [p for p in self.plans if p.confidence >= t]):
+            if original.confidence == t:  # the rule starts to apply: all its groundings
+                eng._merge(plan, eng.evaluate(plan), changed)
+                continue
+            for i in plan.positive:
+                self.drive(plan, i, delta.get(plan.literals[i].predicate), changed)
+        self.rounds += 1
+        delta = _begin(eng, changed)
+        while any(len(d) for d in delta.values()):
+            if self.rounds >= eng.max_iters:
+                return sum(len(d) for d in delta.values())
+            self.rounds += 1
+            changed = {p: [] for p in self.group}
+            for plan in active:
+                for i in plan.recursive_atoms(self.group):
+                    self.drive(plan, i, delta.get(plan.literals[i].predicate), changed)
+            delta = _begin(eng, changed)
+        return 0
+
+    def drive(self, plan, i, rows, changed):
+        """Candidates of ``plan`` with literal ``i`` restricted to ``rows`` (in chunks)."""
+        if rows is None:
+            return
+        eng = self.engine
+
+        for start in range(0, len(rows), CHUNK):
+            eng._merge(plan, eng.evaluate(plan, i, rows[start:start + CHUNK]), changed)
+
+    @staticmethod
+    def assign(rel, starts, levels):
+        """Each row's truth: the threshold of the level that appended it."""
+        bounds = [*starts, rel.n]
+        for t, a, b in zip(levels, bounds[:-1], bounds[1:]):
+            rel.truth[a:b] = t
+        rel.set_truth(rel.current_truth)  # in place: the bitmap and flags follow
+
+
+def _by_truth(rel):
+    """``(keys, truths, [0])`` of a relation's atoms by descending truth; the list holds how
+    many have been released so far."""
+    truth = np.asarray(rel.current_truth, np.float64)
+    order = np.argsort(-truth, kind="stable")
+    return rel.current_keys[order].astype(np.int64), truth[order], [0]
+
+
+def _at_one(plan):
+    """``plan`` with confidence 1: a rule applies at thresholds up to its confidence."""
+    out = copy.copy(plan)
+    out.confidence = 1.0
+    return out
+
+
+def _begin(engine, changed):
+    return _collect(engine.relations, changed)
