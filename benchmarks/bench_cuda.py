@@ -13,10 +13,13 @@ around each):
   copy of the same size measured in the same run;
 - matmul: GFLOP/s of square float32 products;
 - logic: forward and backward of ``1 - satisfaction`` for Friends/Smokes and transitivity of
-  ``bench_logic.py``, growing N until the GPU runs out of memory (the largest N that fits).
+  ``bench_logic.py``, growing N until the GPU runs out of memory (the largest N that fits),
+  eagerly and compiled (``compiled=True``: the generated ``numba.cuda`` kernels, which keep
+  no grounding tensors, so they go on where the eager path no longer fits).
 
-Each line also gives nesy's CPU backend and, when ``torch.cuda`` works, PyTorch on the same
-GPU. Without a GPU the script says so and exits; it never reports a number it did not measure.
+Each line also gives nesy's CPU backend (eager, and compiled: the CPU's generated kernels)
+and, when ``torch.cuda`` works, PyTorch on the same GPU. Without a GPU the script says so and
+exits; it never reports a number it did not measure.
 """
 
 from __future__ import annotations
@@ -119,8 +122,9 @@ def matmul_rates(sizes, sync, torch):
 
 
 # --- logic -----------------------------------------------------------------------------------
-def logic_step(problem, n, device):
-    """A zero-argument step (forward + backward of 1 - satisfaction) for nesy on ``device``."""
+def logic_step(problem, n, device, compiled=False):
+    """A zero-argument step (forward + backward of 1 - satisfaction) for nesy on ``device``
+    (``compiled``: by the generated kernels of the device)."""
     import nesy
 
     nesy.manual_seed(0)
@@ -134,7 +138,7 @@ def logic_step(problem, n, device):
             mlp.zero_grad()
             smokes = mlp(feats).reshape(-1)
             sat = nesy.logic.evaluate(FRIENDS_SMOKES, {"Friends": friends, "Smokes": smokes},
-                                      semantics="product")
+                                      semantics="product", compiled=compiled)
             (1 - sat).backward()
             return sat
     else:
@@ -142,7 +146,8 @@ def logic_step(problem, n, device):
 
         def step():
             R.grad = None
-            sat = nesy.logic.evaluate(TRANSITIVITY, {"R": R}, semantics="product")
+            sat = nesy.logic.evaluate(TRANSITIVITY, {"R": R}, semantics="product",
+                                      compiled=compiled)
             (1 - sat).backward()
             return sat
     return step
@@ -171,20 +176,39 @@ def torch_logic_step(problem, n, torch):
     return step
 
 
-def logic(problem, sizes, sync, torch, cpu_max):
-    rows = []
+def _out_of_memory(exc):
+    text = str(exc)
+    return "OUT_OF_MEMORY" in text.upper() or "out of memory" in text
+
+
+def logic(problem, sizes, sync, torch, cpu_max, cpu_compiled_max):
+    """Per N: eager and compiled on the GPU, the same on the CPU while N is small enough,
+    PyTorch; past the N where the eager GPU path runs out of memory, the compiled one only."""
+    rows, eager_fits = [], True
     for n in sizes:
+        row = {"n": n}
+        if eager_fits:
+            try:
+                row["gpu_s"] = median_time(logic_step(problem, n, "cuda"), sync, reps=5)
+            except Exception as exc:  # numba's out-of-memory error
+                if not _out_of_memory(exc):
+                    raise
+                row["note"] = "eager does not fit in GPU memory"
+                eager_fits = False
         try:
-            gpu_s = median_time(logic_step(problem, n, "cuda"), sync, reps=5)
-        except Exception as exc:  # numba's out-of-memory error: the previous N was the largest
-            if "OUT_OF_MEMORY" in str(exc).upper() or "out of memory" in str(exc):
-                rows.append({"n": n, "note": "does not fit in GPU memory"})
-                break
-            raise
-        row = {"n": n, "gpu_s": gpu_s}
-        if n <= cpu_max:
+            row["gpu_compiled_s"] = median_time(logic_step(problem, n, "cuda", compiled=True),
+                                                sync, reps=5)
+        except Exception as exc:
+            if not _out_of_memory(exc):
+                raise
+            rows.append({"n": n, "note": "does not fit in GPU memory, even compiled"})
+            break
+        if n <= cpu_max and eager_fits:
             row["cpu_s"] = median_time(logic_step(problem, n, "cpu"), lambda: None, reps=3)
-        if torch is not None:
+        if n <= cpu_compiled_max:
+            row["cpu_compiled_s"] = median_time(logic_step(problem, n, "cpu", compiled=True),
+                                                lambda: None, reps=3)
+        if torch is not None and eager_fits:
             try:
                 row["torch_s"] = median_time(torch_logic_step(problem, n, torch),
                                              torch.cuda.synchronize, reps=5)
@@ -211,13 +235,17 @@ def report(results):
         print(f"  n={r['n']:<6} {_ms(r['gpu_s']):>12} {r['gflop_s']:9.1f} GFLOP/s   "
               f"cpu {_ms(r.get('cpu_s')):>12}   torch {_ms(r.get('torch_s')):>12}")
     for problem in ("friends", "transitivity"):
-        print(f"\n{problem} (forward + backward)")
+        print(f"\n{problem} (forward + backward; compiled: the generated kernels)")
         for r in results[problem]:
-            if "note" in r:
+            if "gpu_compiled_s" not in r:
                 print(f"  N={r['n']:<6} {r['note']}")
                 continue
-            print(f"  N={r['n']:<6} gpu {_ms(r['gpu_s']):>12}   cpu {_ms(r.get('cpu_s')):>12}"
-                  f"   torch {_ms(r.get('torch_s')):>12} {r.get('torch_note', '')}")
+            print(f"  N={r['n']:<6} gpu {_ms(r.get('gpu_s')):>12}   "
+                  f"gpu compiled {_ms(r['gpu_compiled_s']):>12}   "
+                  f"cpu {_ms(r.get('cpu_s')):>12}   "
+                  f"cpu compiled {_ms(r.get('cpu_compiled_s')):>12}   "
+                  f"torch {_ms(r.get('torch_s')):>12} {r.get('note', '')}"
+                  f"{r.get('torch_note', '')}")
 
 
 def main(argv=None):
@@ -239,9 +267,11 @@ def main(argv=None):
     torch = None if args.smoke else _torch_cuda()
     sync = nesy.cuda.synchronize
     if args.smoke:
-        sizes = dict(n=1 << 12, matmul=(16,), friends=(8, 16), transitivity=(4, 8), cpu_max=16)
+        sizes = dict(n=1 << 12, matmul=(16,), friends=(8, 16), transitivity=(4, 8), cpu_max=16,
+                     cpu_compiled_max=dict(friends=16, transitivity=8))
     else:
         sizes = dict(n=1 << 26, matmul=(1024, 4096), cpu_max=2048,
+                     cpu_compiled_max=dict(friends=16384, transitivity=1024),
                      friends=(1024, 4096, 8192, 16384, 32768, 65536),
                      transitivity=(128, 256, 512, 768, 1024, 1536, 2048))
     name = "simulator" if args.smoke else cuda.get_current_device().name
@@ -249,7 +279,8 @@ def main(argv=None):
     results["bandwidth"] = bandwidth(sizes["n"], sync, torch)
     results["matmul"] = matmul_rates(sizes["matmul"], sync, torch)
     for problem in ("friends", "transitivity"):
-        results[problem] = logic(problem, sizes[problem], sync, torch, sizes["cpu_max"])
+        results[problem] = logic(problem, sizes[problem], sync, torch, sizes["cpu_max"],
+                                 sizes["cpu_compiled_max"][problem])
     report(results)
     if args.json:
         with open(args.json, "w") as f:

@@ -50,15 +50,10 @@ def evaluate(formula, predicates, semantics="product", max_groundings=DEFAULT_MA
     semantics = Semantics.resolve(semantics)
     if isinstance(formula, str):
         text = formula
-        node = _parse_formula(text)
+        node = _resolved_formula(text)
     else:
-        text, node = None, formula
+        text, node = None, _resolve(formula, None)
     env = TableEnvironment(predicates, source=text)
-
-    def fail(span, message):
-        raise error_at(span, message, text)
-
-    node = resolve_untyped(node, fail)
     env.bind_sizes(node)
     if compiled:
         from .compiled import NotFusable, compile_formula, warn_fallback
@@ -77,6 +72,20 @@ def _parse_formula(text):
     """A formula's AST; cached, as training loops evaluate the same text again and again
     (the AST is immutable, so sharing it is safe)."""
     return parse_text(text, "<formula>", start="formula")
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved_formula(text):
+    """``_parse_formula`` with the identifiers resolved (an error is raised again on every
+    call: ``lru_cache`` keeps no exceptions)."""
+    return _resolve(_parse_formula(text), text)
+
+
+def _resolve(node, text):
+    def fail(span, message):
+        raise error_at(span, message, text)
+
+    return resolve_untyped(node, fail)
 
 
 def loads(text, semantics=None, filename=None, **options):

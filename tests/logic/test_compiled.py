@@ -441,3 +441,107 @@ def test_a_quantifier_inside_a_guard_gets_its_own_plan():
     fused = nesy.logic.evaluate(formula, tables, compiled=True)
     eager = nesy.logic.evaluate(formula, tables)
     assert float(fused.item()) == pytest.approx(float(eager.item()), rel=1e-6)
+
+
+# --- the GPU kernels (run under the CUDA simulator in tests/tensor/sim_cuda_compiled.py) -----
+def test_compiled_source_for_the_gpu():
+    kb = nesy.logic.loads("""
+        domain P size 3.
+        predicate R(P, P).
+        rule trans: forall x, y, z: R(x, y) and R(y, z) -> R(x, z).
+    """)
+    cpu, gpu = kb.compiled_source("trans"), kb.compiled_source("trans", target="cuda")
+    assert cpu == kb.compiled_source("trans", target="cpu") and "prange(" in cpu
+    assert "@cuda.jit" in gpu and "prange" not in gpu and "numba.njit" not in gpu
+    # one thread per (x, y); R(y, z) and R(x, z) are shared by threads: atomics
+    assert "for cell in range(cuda.grid(1), n0 * n1, cuda.gridsize(1)):" in gpu
+    assert "cuda.atomic.add(G1, (i1, i2)," in gpu and "cuda.atomic.add(G2, (i0, i2)," in gpu
+    assert "G0[i0, i1] += g0" in gpu  # R(x, y): written by the thread owning the cell
+    compile(gpu, "<generated>", "exec")
+    with pytest.raises(ValueError, match="target"):
+        kb.compiled_source("trans", target="tpu")
+
+
+def test_the_scalar_code_is_the_same_on_both_targets():
+    """Only loop heads and accumulation differ: every line of the CPU kernel's body that
+    computes a value (x0 = ..., v = ..., e = ...) appears in the GPU kernel too."""
+    kb = nesy.logic.loads("""
+        domain P size 3.
+        predicate R(P, P). predicate S(P).
+        semantics godel.
+        rule r: forall x: exists y where x != y: (R(x, y) or S(y)) -> R(y, x).
+    """)
+    cpu, gpu = kb.compiled_source("r"), kb.compiled_source("r", target="cuda")
+    scalar = {line.strip() for line in cpu.splitlines()
+              if line.strip()[:2] in ("x0", "x1", "x2", "v ", "e ", "c0", "y0")}
+    assert scalar and scalar <= {line.strip() for line in gpu.splitlines()}
+    assert "min(" not in gpu and "max(" not in gpu  # numba >= 0.66 cannot compile them
+
+
+def _cuda_signature(plan, mode, dtype):
+    from numba import types
+
+    from nesy.logic.compiled.codegen import cell_axes, is_sum
+
+    def array(ndim, dt=types.float64):
+        return types.Array(dt, max(ndim, 1), "C")
+
+    cells = array(len(cell_axes(plan, "cuda")))
+    sig = [types.int64] * len(plan.loop_axes)
+    sig += [array(len(s.axes), dtype) for s in plan.slots + plan.guard_slots]
+    sig += [array(len(t.axes)) for t in plan.terms]
+    sig += [cells] * ((1 if mode == "backward" else 2) + (0 if is_sum(plan) else 1))
+    if mode != "forward":
+        sig += [array(len(s.axes)) for s in plan.slots]
+    return tuple(sig)
+
+
+@pytest.mark.parametrize("formula, semantics", [
+    ("forall x, y, z: (R(x, y) and R(y, z)) -> R(x, z)", "product"),
+    ("forall x: exists y where x != y: (R(x, y) or S(y)) -> R(y, x)", "godel"),
+    ("forall diag(x, y), z where R(x, z): (R(y, z) and T()) -> S(y)", SEMANTICS["goguen"]),
+])
+def test_the_gpu_kernels_compile_for_cuda(formula, semantics):
+    """Typing and lowering of the GPU kernels by numba.cuda (the simulator runs them as plain
+    Python and checks neither); needs the CUDA toolkit's NVVM, not a GPU."""
+    import numba
+
+    from nesy.logic.api import _parse_formula
+    from nesy.logic.compiled import compile_formula
+    from nesy.logic.compiled.codegen import kernel_modes, kernel_name
+    from nesy.logic.grounding import resolve_untyped
+    from nesy.logic.semantics import Semantics
+
+    if numba.config.ENABLE_CUDASIM:
+        pytest.skip("numba's CUDA simulator compiles nothing")
+    cuda = pytest.importorskip("numba.cuda")
+    try:
+        from numba.cuda.cudadrv import nvvm
+
+        nvvm.NVVM()
+    except Exception as why:  # no CUDA toolkit here
+        pytest.skip(f"no NVVM to compile with: {why}")
+    from numba import types
+
+    compiled = compile_formula(resolve_untyped(_parse_formula(formula), None),
+                               Semantics.resolve(semantics))
+    for plan in compiled.plans:
+        module = compiled.kernels(plan, (True,) * len(plan.slots), "cuda")
+        for mode in kernel_modes(plan):
+            kernel = getattr(module, kernel_name(plan, mode, True)).py_func
+            for dtype in (types.float32, types.float64):
+                ptx, _ = cuda.compile_ptx(kernel, _cuda_signature(plan, mode, dtype), cc=(8, 0))
+                assert ".entry" in ptx
+
+
+def test_kernel_files_are_written_whole(tmp_path, monkeypatch):
+    from nesy.logic.compiled import kernel_cache
+
+    monkeypatch.setenv("NESY_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(kernel_cache, "_MODULES", {})
+    source = "X = 1\n"
+    module = kernel_cache.load(source)
+    names = [n for n in os.listdir(tmp_path / "kernels") if n != "__pycache__"]
+    assert module.X == 1
+    assert names == [f"k_{kernel_cache.source_key(source)}.py"]  # no temporary file left
+    assert os.stat(module.__file__).st_mode & 0o600 == 0o600

@@ -18,7 +18,8 @@ FILES = sorted(p.name for p in HERE.glob("sim_cuda_*.py"))
 
 
 def test_the_simulator_files_are_found():
-    assert {"sim_cuda_ops.py", "sim_cuda_device.py", "sim_cuda_logic.py"} <= set(FILES)
+    assert {"sim_cuda_ops.py", "sim_cuda_device.py", "sim_cuda_logic.py",
+            "sim_cuda_compiled.py"} <= set(FILES)
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -14,6 +14,10 @@ The aggregate is finished here from the kernels' per-cell accumulators:
   (ties share it, as ``nesy.amin`` does; with a guard, masked-out groundings count as 1 for
   ``min`` and 0 for ``max``, as in the eager path, and take their share with them);
 - no grounding kept by the guard: 1 for ``forall``, 0 for ``exists``, and no gradient.
+
+Tables on the CUDA device run the plan's ``numba.cuda`` kernels there (see
+:mod:`.cuda_arrays`); only the accumulators come back to the host to be finished here, and
+the output and gradients are tensors on the device.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 import nesy
 from nesy.tensor.function import Function
 
-from .codegen import is_sum, kernel_name
+from .codegen import cell_axes, is_sum, kernel_name
 
 PARALLEL_MIN = 1 << 15  # groundings from which a kernel runs on all threads
 
@@ -41,47 +45,90 @@ class KernelCall:
         self.guards = guards  # arrays of the guard atoms
         self.terms = terms  # float64 arrays of comparison terms
         self.dtype = np.dtype(dtype)
+        self.target = "cpu"
+        self.on = HostArrays()  # where the kernels' arrays live: see ``place``
+
+    def place(self, device):
+        """Run on ``device``: on the GPU, with guards and terms copied there once."""
+        if device is None or device.type != "cuda":
+            return
+        from .cuda_arrays import CudaArrays
+
+        self.target, self.on = "cuda", CudaArrays(device)
+        self.guards = [self.on.put(g) for g in self.guards]
+        self.terms = [self.on.put(t) for t in self.terms]
+
+    def kernels(self, need):
+        return self.compiled.kernels(self.plan, need, self.target)
 
     def shape(self, axes):
         return tuple(self.sizes[a] for a in axes)
 
     @property
     def cells(self):
-        plan = self.plan
-        return plan.out_axes or plan.bound_axes[:1]
+        return cell_axes(self.plan, self.target)
 
     @property
     def parallel(self):
-        return math.prod(self.sizes[a] for a in self.plan.loop_axes) >= PARALLEL_MIN
+        """Threads on the CPU (else the serial kernels); the GPU's kernels have the names of
+        the parallel ones."""
+        return (self.target == "cuda"
+                or math.prod(self.sizes[a] for a in self.plan.loop_axes) >= PARALLEL_MIN)
 
-    def kernel(self, module, mode):
-        return getattr(module, kernel_name(self.plan, mode, self.parallel))
-
-    def prefix(self, arrays):
+    def run(self, module, mode, arrays, *rest):
+        """Launch kernel ``mode`` of ``module`` on the input tables and ``rest``."""
         n = [self.sizes[a] for a in self.plan.loop_axes]
-        return [*n, *arrays, *self.guards, *self.terms]
+        kernel = getattr(module, kernel_name(self.plan, mode, self.parallel))
+        self.on.launch(kernel, self.shape(self.cells),
+                       [*n, *arrays, *self.guards, *self.terms, *rest])
+
+    def shared(self, slot):
+        """Does ``slot``'s gradient go through per-thread copies (CPU threads that do not own
+        its rows)? On the GPU every table is one array, written with atomics."""
+        return self.target == "cpu" and self.plan.loop_axes[0] not in slot.axes
 
     def grad_buffers(self, need, arrays):
-        first = self.plan.loop_axes[0]
         threads = numba.config.NUMBA_NUM_THREADS if self.parallel else 1
         out = []
         for slot, wanted, a in zip(self.plan.slots, need, arrays):
             if wanted:
-                shape = a.shape if first in slot.axes else (threads, *a.shape)
-                out.append(np.zeros(shape, np.float64))
+                out.append(self.on.zeros((threads, *a.shape) if self.shared(slot) else a.shape))
         return out
 
     def collect(self, need, buffers):
         """Each wanted slot's gradient in its table's shape (per-thread copies summed)."""
-        first = self.plan.loop_axes[0]
         grads, it = [], iter(buffers)
         for slot, wanted in zip(self.plan.slots, need):
             if not wanted:
                 grads.append(None)
                 continue
             buf = next(it)
-            grads.append(buf if first in slot.axes else buf.sum(axis=0))
+            grads.append(buf.sum(axis=0) if self.shared(slot) else buf)
         return grads
+
+
+class HostArrays:
+    """The kernels' arrays on the host (NumPy); ``cuda_arrays.CudaArrays`` is its GPU twin."""
+
+    device = None
+
+    def put(self, values):
+        return np.ascontiguousarray(values)
+
+    def table(self, tensor, shape):
+        return _array(tensor, shape)
+
+    def zeros(self, shape):
+        return np.zeros(shape, np.float64)
+
+    def host(self, a):
+        return a
+
+    def launch(self, kernel, cells, args):
+        kernel(*args)
+
+    def gradient(self, grad, shape, dtype):
+        return nesy.tensor(_unbroadcast(grad, shape).astype(dtype), dtype=dtype)
 
 
 def finalize(plan, acc):
@@ -124,18 +171,20 @@ class FusedQuantifier(Function):
     @staticmethod
     def forward(ctx, call, *tables):
         need = tuple(ctx.needs_input_grad[1:]) if ctx.needs_input_grad else (False,) * len(tables)
-        arrays = [_array(t, call.shape(s.axes)) for t, s in zip(tables, call.plan.slots)]
-        kernels = call.compiled.kernels(call.plan, need)
-        plan = call.plan
+        call.place(tables[0].device if tables else None)
+        on, plan = call.on, call.plan
+        arrays = [on.table(t, call.shape(s.axes)) for t, s in zip(tables, plan.slots)]
+        kernels = call.kernels(need)
         cell_shape = call.shape(call.cells)
         names = ("S", "C") if is_sum(plan) else ("M", "T", "C")
-        acc = {k: np.zeros(cell_shape, np.float64) for k in names}
+        acc = {k: on.zeros(cell_shape) for k in names}
         fused = any(need) and is_sum(plan) and not plan.out_axes
         if fused:
             buffers = call.grad_buffers(need, arrays)
-            call.kernel(kernels, "fused")(*call.prefix(arrays), *acc.values(), *buffers)
+            call.run(kernels, "fused", arrays, *acc.values(), *buffers)
         else:
-            call.kernel(kernels, "forward")(*call.prefix(arrays), *acc.values())
+            call.run(kernels, "forward", arrays, *acc.values())
+        acc = {k: on.host(v) for k, v in acc.items()}  # one value per cell
         if not plan.out_axes:
             acc = merge_rows(plan, acc)
         out, coef = finalize(plan, acc)
@@ -148,7 +197,7 @@ class FusedQuantifier(Function):
                 ctx.arrays, ctx.kernels = arrays, kernels
                 ctx.extremum = None if is_sum(plan) else acc["M"]
         value = np.asarray(out, dtype=call.dtype).reshape(call.shape(plan.out_axes))
-        return nesy.tensor(value, dtype=call.dtype)
+        return nesy.tensor(value, dtype=call.dtype, device=on.device)
 
     @staticmethod
     def backward(ctx, g):
@@ -156,23 +205,22 @@ class FusedQuantifier(Function):
         g = np.asarray(g.numpy(), np.float64).reshape(np.shape(ctx.coef))
         weight = g * ctx.coef
         if hasattr(ctx, "unscaled"):
-            grads = [None if u is None else float(weight) * u for u in ctx.unscaled]
+            grads = [None if u is None else u * float(weight) for u in ctx.unscaled]
         else:
             grads = _second_pass(ctx, call, plan, weight)
         out = [None]
         for grad, shape in zip(grads, ctx.shapes):
-            out.append(None if grad is None else nesy.tensor(
-                _unbroadcast(grad, shape).astype(call.dtype), dtype=call.dtype))
+            out.append(None if grad is None else call.on.gradient(grad, shape, call.dtype))
         return tuple(out)
 
 
 def _second_pass(ctx, call, plan, weight):
     cell_shape = call.shape(call.cells)
-    extra = [np.ascontiguousarray(np.broadcast_to(weight, cell_shape))]
+    extra = [np.broadcast_to(weight, cell_shape)]
     if ctx.extremum is not None:
-        extra.append(np.ascontiguousarray(np.broadcast_to(ctx.extremum, cell_shape)))
+        extra.append(np.broadcast_to(ctx.extremum, cell_shape))
     buffers = call.grad_buffers(ctx.need, ctx.arrays)
-    call.kernel(ctx.kernels, "backward")(*call.prefix(ctx.arrays), *extra, *buffers)
+    call.run(ctx.kernels, "backward", ctx.arrays, *[call.on.put(e) for e in extra], *buffers)
     return call.collect(ctx.need, buffers)
 
 

@@ -15,8 +15,12 @@ that row; any other one goes to a per-thread copy (``P{k}[tid, ...]``) summed af
 memory grows with the tables times the threads, never with the groundings. Inputs that do
 not depend on the innermost loop are read, and their gradients summed, one loop further out.
 
-The scalar code is target-neutral Python (conditional expressions, arithmetic); only the
-decorators and ``prange`` are Numba's.
+The scalar code is target-neutral Python (conditional expressions, arithmetic), printed
+once from the SymPy body; only the loop heads, the thread bookkeeping and the accumulating
+statements depend on the target. ``target="cuda"`` writes the same three kernels for
+``numba.cuda`` (``_CudaEmitter``): the first loops' cells (``cell_axes``) become one
+grid-stride loop, a GPU thread per cell running the other loops serially, and gradients go
+straight into the one gradient table (by the owning thread, or with ``cuda.atomic.add``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from .. import fused
 from .plan import index_code
 
-VERSION = 1  # part of every cache key: bump when the generated code changes meaning
+VERSION = 2  # part of every cache key: bump when the generated code changes meaning
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -39,11 +43,15 @@ class KernelPrinter(PythonCodePrinter):
     def _two(self, expr):
         return tuple(self._print(a) for a in expr.args)
 
+    # min(a, b) and max(a, b) as Python defines them, spelled out: two-argument min/max do
+    # not compile for numba.cuda from numba 0.66 on (numba issue 10753)
     def _print_Min2(self, expr):
-        return "min(%s, %s)" % self._two(expr)
+        a, b = self._two(expr)
+        return f"({b} if {b} < {a} else {a})"
 
     def _print_Max2(self, expr):
-        return "max(%s, %s)" % self._two(expr)
+        a, b = self._two(expr)
+        return f"({b} if {b} > {a} else {a})"
 
     def _print_Share(self, expr):
         a, b = self._two(expr)
@@ -112,8 +120,21 @@ def is_sum(plan):
     return plan.aggregator in ("mean", "pmean", "pmean_error")
 
 
+def cell_axes(plan, target="cpu"):
+    """The loops whose values index the kernels' accumulators (``S, C`` or ``M, T, C``): the
+    output's axes; for a closed quantifier, the first loop on the CPU (one row per parallel
+    iteration), the first two on the GPU when there are three or more loops (one thread per
+    cell: enough threads, while each still runs a loop), and the rows are merged after."""
+    if plan.out_axes:
+        return plan.out_axes
+    loops = plan.loop_axes
+    return loops[:2] if target == "cuda" and len(loops) >= 3 else loops[:1]
+
+
 class _Emitter:
     """Writes one kernel: the loop nest and its innermost body."""
+
+    INF = "np.inf"
 
     def __init__(self, plan, mode, need, parallel=True):
         self.parallel = parallel
@@ -123,11 +144,12 @@ class _Emitter:
         self.loops = plan.loop_axes
         self.pos = {a: i for i, a in enumerate(self.loops)}
         self.m = len(self.loops)
-        self.cells = plan.out_axes or plan.bound_axes[:1]
+        self.cells = cell_axes(plan)
         self.c = len(self.cells)
         self.lines = []
         self.first = self.loops[0]
         self.grads = mode != "forward"
+        self.shift = 0  # indentation levels that loop depths lose (the GPU's merged loops)
 
     # --- helpers -----------------------------------------------------------------------
     def depth_of(self, axes):
@@ -149,7 +171,13 @@ class _Emitter:
         return [s for s, n in zip(self.plan.slots, self.need) if n] if self.grads else []
 
     def emit(self, depth, text):
-        self.lines.append("    " * (depth + 1) + text)
+        self.lines.append("    " * (depth + 1 - self.shift) + text)
+
+    def add_grad(self, d, slot, value):
+        self.emit(d, f"{self.grad_target(slot)} += {value}")
+
+    def buffer_name(self, slot):
+        return ("G" if self.owned(slot) else "P") + slot.name[1:]
 
     # --- the kernel ----------------------------------------------------------------------
     def signature(self):
@@ -162,7 +190,7 @@ class _Emitter:
         else:
             args += ["S", "C"] if is_sum(plan) else ["M", "T", "C"]
         for s in self.wanted():
-            args.append(("G" if self.owned(s) else "P") + s.name[1:])
+            args.append(self.buffer_name(s))
         return args
 
     def source(self, name):
@@ -193,7 +221,7 @@ class _Emitter:
         else:
             self.loop(inner)
         for s in local:
-            self.emit(inner, f"{self.grad_target(s)} += g{s.name[1:]}")
+            self.add_grad(inner, s, f"g{s.name[1:]}")
         if inner == self.c:
             self.close_cell(inner)
 
@@ -212,7 +240,7 @@ class _Emitter:
         if is_sum(plan):
             self.emit(d, "s = 0.0")
         else:
-            self.emit(d, f"m = {'np.inf' if plan.aggregator == 'min' else '-np.inf'}")
+            self.emit(d, f"m = {'' if plan.aggregator == 'min' else '-'}{self.INF}")
             self.emit(d, "t = 0.0")
         self.emit(d, "cnt = 0.0")
 
@@ -274,7 +302,7 @@ class _Emitter:
             if self.grad_depth(s) < self.m:
                 self.emit(d, f"g{k} += w * ({deriv})")
             else:
-                self.emit(d, f"{self.grad_target(s)} += w * ({deriv})")
+                self.add_grad(d, s, f"w * ({deriv})")
 
     def accumulate(self, d):
         """Adds the grounding to the cell's aggregate; returns the depth for its gradient."""
@@ -300,21 +328,118 @@ class _Emitter:
         return d
 
 
+class _CudaEmitter(_Emitter):
+    """The same loop nest as a ``numba.cuda`` kernel: the cell loops merge into one
+    grid-stride loop (a thread per cell), the others run serially in the thread. A gradient
+    table indexed by every cell axis is written by the thread owning the cell; any other
+    goes through ``cuda.atomic.add`` into the one table (no per-thread copies)."""
+
+    INF = "math.inf"
+
+    def __init__(self, plan, mode, need):
+        super().__init__(plan, mode, need, parallel=False)
+        self.cells = cell_axes(plan, "cuda")
+        self.c = len(self.cells)
+        self.shift = self.c - 1  # the cell loops are one loop here
+
+    def owned(self, slot):
+        return all(a in slot.axes for a in self.cells)
+
+    def grad_depth(self, slot):
+        return max(self.depth_of(slot.axes), self.c)
+
+    def buffer_name(self, slot):
+        return "G" + slot.name[1:]
+
+    def add_grad(self, d, slot, value):
+        if self.owned(slot):
+            return super().add_grad(d, slot, value)
+        index = index_code(slot.axes)
+        index = f"({index})" if len(slot.axes) > 1 else index
+        self.emit(d, f"cuda.atomic.add(G{slot.name[1:]}, {index}, {value})")
+
+    def source(self, name):
+        c, plan = self.c, self.plan
+        self.emit(c - 2, f"def {name}({', '.join(self.signature())}):")
+        for s in plan.slots + plan.guard_slots:
+            if not s.axes:
+                self.emit(c - 1, f"{s.symbol} = float({s.name}[0])")
+        self.grid_loop()
+        self.open_cell(c)
+        for s in plan.slots + plan.guard_slots:
+            if s.axes and self.depth_of(s.axes) <= c:
+                self.emit(c, f"{s.symbol} = float({s.name}[{index_code(s.axes)}])")
+        local = [s for s in self.wanted() if self.grad_depth(s) == c and c < self.m]
+        for s in local:
+            self.emit(c, f"g{s.name[1:]} = 0.0")
+        if c == self.m:
+            self.body(c)
+        else:
+            self.loop(c)
+        for s in local:
+            self.add_grad(c, s, f"g{s.name[1:]}")
+        self.close_cell(c)
+        return "\n".join(self.lines)
+
+    def grid_loop(self):
+        """``for`` over this thread's cells, each cell's indices split from its number."""
+        c, cells = self.c, self.cells
+        if c == 1:
+            a = cells[0]
+            self.emit(0, f"for i{a} in range(cuda.grid(1), n{a}, cuda.gridsize(1)):")
+            return
+        total = " * ".join(f"n{a}" for a in cells)
+        self.emit(c - 1, f"for cell in range(cuda.grid(1), {total}, cuda.gridsize(1)):")
+        rest = "cell"
+        for j in range(c - 1, 0, -1):
+            a = cells[j]
+            self.emit(c, f"i{a} = {rest} % n{a}")
+            if j > 1:
+                self.emit(c, f"rest = {rest} // n{a}")
+                rest = "rest"
+            else:
+                self.emit(c, f"i{cells[0]} = {rest} // n{a}")
+
+
 def kernel_name(plan, mode, parallel):
     return f"{plan.label}_{mode}" + ("" if parallel else "_serial")
 
 
-def kernel_source(plan, mode, need, parallel=True):
+def kernel_source(plan, mode, need, parallel=True, target="cpu"):
     """The source of one kernel function of ``plan`` (serial: the same loops, no threads,
-    for small groundings, where starting threads costs more than it saves)."""
+    for small groundings, where starting threads costs more than it saves; ``target="cuda"``:
+    a ``numba.cuda`` kernel)."""
+    if target == "cuda":
+        body = _CudaEmitter(plan, mode, need).source(kernel_name(plan, mode, True))
+        return "@cuda.jit(cache=True)\n" + body
     body = _Emitter(plan, mode, need, parallel).source(kernel_name(plan, mode, parallel))
     fastmath = '{"reassoc"}' if is_sum(plan) else "False"
     deco = f"@numba.njit(parallel={parallel}, cache=True, fastmath={fastmath})"
     return deco + "\n" + body
 
 
-def module_source(plans, need_of, title):
-    """A module with the kernels of ``plans``; ``need_of[label]`` the slots taking a grad."""
+_CUDA_HEAD = [
+    "Each function is a grid-stride loop over the cells of one quantifier (a GPU thread per",
+    "cell), running the rest of its loops serially; see nesy/logic/compiled/codegen.py.\"\"\"",
+    "",
+    "import math",
+    "",
+    "from numba import cuda",
+]
+
+
+def module_source(plans, need_of, title, target="cpu"):
+    """A module with the kernels of ``plans``; ``need_of[label]`` the slots taking a grad;
+    ``target``: ``"cpu"`` (Numba, parallel and serial variants) or ``"cuda"`` (numba.cuda)."""
+    if target == "cuda":
+        head = [f'"""numba.cuda kernels generated by nesy.logic.compiled (codegen version '
+                f'{VERSION}) for', "", f"    {title}", "", *_CUDA_HEAD, "",
+                f"EPS = {float(fused.EPS)!r}"]
+        parts = ["\n".join(head)]
+        for plan in plans:
+            parts += [kernel_source(plan, mode, need_of[plan.label], target="cuda")
+                      for mode in kernel_modes(plan)]
+        return "\n\n\n".join(parts) + "\n"
     head = [
         f'"""Kernels generated by nesy.logic.compiled (codegen version {VERSION}) for',
         "",
@@ -332,10 +457,13 @@ def module_source(plans, need_of, title):
     parts = ["\n".join(head)]
     for plan in plans:
         need = need_of[plan.label]
-        modes = ["forward", "backward"]
-        if is_sum(plan) and not plan.out_axes:
-            modes.insert(1, "fused")
         for parallel in (True, False):
-            for mode in modes:
+            for mode in kernel_modes(plan):
                 parts.append(kernel_source(plan, mode, need, parallel))
     return "\n\n\n".join(parts) + "\n"
+
+
+def kernel_modes(plan):
+    """``forward`` and ``backward``; ``fused`` too for a closed quantifier summing terms."""
+    return ["forward", "fused", "backward"] if is_sum(plan) and not plan.out_axes \
+        else ["forward", "backward"]

@@ -62,18 +62,19 @@ class CompiledFormula:
     def title(self):
         return str(self.formula)
 
-    def kernels(self, plan, need):
-        """The module with ``plan``'s kernels for the inputs ``need`` marks for gradients."""
-        key = (plan.index, tuple(need))
+    def kernels(self, plan, need, target="cpu"):
+        """The module with ``plan``'s kernels for the inputs ``need`` marks for gradients
+        (``target``: ``"cpu"`` or ``"cuda"``)."""
+        key = (plan.index, tuple(need), target)
         if key not in self._kernels:
-            source = module_source([plan], {plan.label: tuple(need)}, self.title)
+            source = module_source([plan], {plan.label: tuple(need)}, self.title, target)
             self._kernels[key] = kernel_cache.load(source)
         return self._kernels[key]
 
-    def source(self):
+    def source(self, target="cpu"):
         """The generated kernels of every quantifier, every input taking a gradient."""
         need = {p.label: (True,) * len(p.slots) for p in self.plans}
-        return module_source(self.plans, need, self.title)
+        return module_source(self.plans, need, self.title, target)
 
     def evaluate(self, env, label=None, max_groundings=None):
         """The formula's truth in ``env``, a 0-dim tensor."""

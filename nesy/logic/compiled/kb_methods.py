@@ -75,9 +75,12 @@ class CompiledRules:
             return None
         return compile_formula(stmt.formula, self.semantics)
 
-    def compiled_source(self, rule):
+    def compiled_source(self, rule, target="cpu"):
         """The generated Python/Numba source of rule ``rule``'s kernels (every input taking a
-        gradient); a rule that cannot be fused gives a comment saying why."""
+        gradient); ``target="cuda"``: the ``numba.cuda`` kernels that run when the tables are
+        on the GPU. A rule that cannot be fused gives a comment saying why."""
+        if target not in ("cpu", "cuda"):
+            raise ValueError(f"compiled_source: target must be 'cpu' or 'cuda', not {target!r}")
         from . import NotFusable
 
         try:
@@ -87,7 +90,7 @@ class CompiledRules:
         if compiled is None:
             return (f"# {rule}: facts about a learned predicate, evaluated on their listed "
                     "rows only; there is no loop over groundings to fuse\n")
-        return compiled.source()
+        return compiled.source(target)
 
     def formula(self, rule):
         """Rule ``rule`` as a SymPy expression in its atoms' truths under the semantics

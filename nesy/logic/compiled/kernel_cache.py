@@ -5,8 +5,9 @@ under the same semantics always maps to the same file, and Numba's own disk cach
 (``cache=True``, in the ``__pycache__`` beside it) makes later processes skip compilation.
 The folder is ``$NESY_CACHE_DIR/kernels``, else ``~/.cache/nesy/kernels`` (or
 ``$XDG_CACHE_HOME/nesy/kernels``); when it cannot be written, a folder under the system's
-temporary directory. Files are written atomically (a temporary file, then a rename), so
-processes sharing the folder never import a half-written module.
+temporary directory. Files are written atomically (``nesy.atomic.atomic_write``: a
+temporary file, then a rename), so processes sharing the folder never import a half-written
+module. CPU and GPU (``numba.cuda``) kernels of a rule are separate sources, so separate files.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import importlib.util
 import os
 import sys
 import tempfile
+
+from nesy.atomic import atomic_write
 
 _MODULES = {}  # hash -> module: one import per source and process
 
@@ -49,11 +52,8 @@ def load(source):
         return module
     path = os.path.join(cache_dir(), f"k_{key}.py")
     if not os.path.exists(path):
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".k_", suffix=".py")
-        with os.fdopen(fd, "w") as f:
+        with atomic_write(path) as f:
             f.write(source)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
     name = f"nesy_kernels_{key}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
