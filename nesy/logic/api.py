@@ -63,7 +63,7 @@ def evaluate(formula, predicates, semantics="product", max_groundings=DEFAULT_MA
         except NotFusable as why:
             warn_fallback(f"formula {text or node}", why)
         else:
-            return fused.evaluate(env, max_groundings=max_groundings)
+            return fused.evaluate(env, max_groundings=max_groundings, formula=node)
     return Compiler(env, semantics, max_groundings).evaluate(node)
 
 

@@ -545,3 +545,21 @@ def test_kernel_files_are_written_whole(tmp_path, monkeypatch):
     assert module.X == 1
     assert names == [f"k_{kernel_cache.source_key(source)}.py"]  # no temporary file left
     assert os.stat(module.__file__).st_mode & 0o600 == 0o600
+
+
+def test_errors_point_into_the_formula_evaluated_not_an_equal_one_compiled_first():
+    # equal formulas share one compiled form; a budget error must still show the caller's
+    # own place: two columns further right when the text starts with two spaces
+    R = nesy.tensor(np.full((6, 6), 0.5))
+
+    def place(text):
+        with pytest.raises(nesy.logic.RuleError, match="budget") as err:
+            evaluate(text, {"R": R}, compiled=True, max_groundings=3)
+        line, col = str(err.value).split(": ")[0].split(":")[-2:]
+        return int(line), int(col)
+
+    first, second = "forall x: exists y: R(x, y)", "  forall x: exists y: R(x, y)"
+    evaluate(first, {"R": R}, compiled=True)  # compiled and cached with its spans
+    assert place(first) == (1, 11)  # the inner quantifier's table is over the budget
+    assert place(second) == (1, 13)
+    assert place(first) == (1, 11)

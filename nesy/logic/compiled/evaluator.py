@@ -57,6 +57,7 @@ class CompiledFormula:
         self.plan_of = planner.plans  # id(Quantified node of ``formula``) -> its plan
         self.plans = sorted(planner.plans.values(), key=lambda p: p.index)
         self._kernels = {}
+        self._twins = {}  # id(an equal formula) -> (it, its plan_of, node_of)
 
     @property
     def title(self):
@@ -76,9 +77,29 @@ class CompiledFormula:
         need = {p.label: (True,) * len(p.slots) for p in self.plans}
         return module_source(self.plans, need, self.title, target)
 
-    def evaluate(self, env, label=None, max_groundings=None):
-        """The formula's truth in ``env``, a 0-dim tensor."""
-        return FusedCompiler(env, self, label, max_groundings).evaluate(self.formula)
+    def evaluate(self, env, label=None, max_groundings=None, formula=None):
+        """The formula's truth in ``env``, a 0-dim tensor; ``formula``: the caller's own
+        copy of it (equal, but perhaps from another place in the source), whose spans the
+        errors then point at."""
+        formula = self.formula if formula is None else formula
+        return FusedCompiler(env, self, label, max_groundings).evaluate(formula)
+
+    def twins(self, formula):
+        """``(plan_of, node_of)`` for ``formula``, equal to the compiled one: plans by the id
+        of its own quantifier nodes, and its node for the id of each compiled node (None
+        when it is the compiled formula itself)."""
+        if formula is self.formula:
+            return self.plan_of, None
+        hit = self._twins.get(id(formula))
+        if hit is None or hit[0] is not formula:
+            pairs = list(zip(ast.walk(self.formula), ast.walk(formula)))
+            plan_of = {id(theirs): self.plan_of[id(mine)] for mine, theirs in pairs
+                       if id(mine) in self.plan_of}
+            hit = (formula, plan_of, {id(mine): theirs for mine, theirs in pairs})
+            if len(self._twins) >= 16:  # evaluate() may pass a new AST each call
+                self._twins.pop(next(iter(self._twins)))
+            self._twins[id(formula)] = hit
+        return hit[1], hit[2]
 
     def sympy(self):
         """The formula as a SymPy expression: quantifiers as ``ForAll``/``Exists`` over the
@@ -95,8 +116,12 @@ class FusedCompiler(Compiler):
 
     def evaluate(self, formula, free=()):
         self.layout, scope, self.axes_of = assign_axes(formula, self.env)
-        self.plan_of = self.compiled.plan_of
+        self.plan_of, self.node_of = self.compiled.twins(formula)
         return self.node(formula, scope).reshape(())
+
+    def own(self, node):
+        """The evaluated formula's node for a node of the compiled one."""
+        return node if self.node_of is None else self.node_of[id(node)]
 
     def quantified(self, node):
         plan = self.plan_of[id(node)]
@@ -112,7 +137,7 @@ class FusedCompiler(Compiler):
         tables = []
         for slot in plan.slots:
             if slot.child is not None:
-                tables.append(self.run(slot.node))
+                tables.append(self.run(self.own(slot.node)))
             else:
                 tables.append(self.atom(slot, scope))
         with nesy.no_grad():
@@ -120,13 +145,13 @@ class FusedCompiler(Compiler):
                       for s in plan.guard_slots]
         terms = []
         for term in plan.terms:
-            values, axes = self.env.term_values(term.node, scope, term.numeric)
+            values, axes = self.env.term_values(self.own(term.node), scope, term.numeric)
             terms.append(_flat(np.asarray(values, np.float64), sizes, term.axes, axes))
         call = KernelCall(self.compiled, plan, sizes, guards, terms, self.env.dtype)
         return FusedQuantifier.apply(call, *tables)
 
     def atom(self, slot, scope):
-        tensor, axes = self.env.atom_truth(slot.node, scope)
+        tensor, axes = self.env.atom_truth(self.own(slot.node), scope)
         if tuple(axes) != slot.axes:  # the planner predicts the axes from the variables
             raise RuntimeError(f"{slot.node}: axes {axes}, planned {slot.axes}")
         return tensor

@@ -62,7 +62,8 @@ class CompiledRules:
         compiled = self._compiled.get(name)
         if not isinstance(compiled, CompiledFormula):
             return None
-        return compiled.evaluate(self._env(), label=name, max_groundings=self.max_groundings)
+        return compiled.evaluate(self._env(), label=name, max_groundings=self.max_groundings,
+                                 formula=self.rules[name].formula)
 
     def _compiled_formula(self, rule):
         from . import compile_formula
