@@ -153,6 +153,26 @@ class Scatter(nesy.Function):
         return nesy.tensor(grad.detach().numpy().reshape(-1)[ctx.keys]), None, None
 
 
+def sliced_table(rel, fixed, dtype):
+    """The truths of a relation's atoms whose positions ``fixed`` (position -> index) are
+    fixed: a table over the other positions, in order, read by key look-ups instead of the
+    whole dense table (explaining ``Path(a, c)`` reads ``Path(y, c)`` for every ``y``, not
+    ``N^2`` values); differentiable like ``dense_table``."""
+    keys = np.zeros(1, dtype=np.int64)
+    for pos, (n, stride) in enumerate(zip(rel.sizes, rel.strides)):
+        axis = np.array([fixed[pos]]) if pos in fixed else np.arange(n)
+        keys = (keys[:, None] + axis[None, :] * stride).reshape(-1)
+    shape = tuple(n for pos, n in enumerate(rel.sizes) if pos not in fixed)
+    rows = rel.rows_of(keys)
+    present = rows >= 0
+    tensor = getattr(rel, "tensor", None)
+    if tensor is not None and tensor.requires_grad and present.any():
+        mask = nesy.tensor(present.astype(tensor.dtype))
+        return (tensor[np.maximum(rows, 0)] * mask).reshape(shape)
+    values = np.where(present, rel.truth[np.maximum(rows, 0)], 0.0)
+    return nesy.tensor(values.astype(dtype).reshape(shape))
+
+
 def dense_table(rel, dtype):
     """The truth table of a relation; differentiable when its truths have gradients,
     else built once (an inferred relation does not change) and kept on the relation."""

@@ -47,13 +47,22 @@ class KBEnvironment:
     def atom_truth(self, atom, scope):
         info = self.sig.predicates[atom.predicate]
         if not info.learned:
+            def index_of(pos, c):
+                return self.const_index(c, info.arg_types[pos])
+
+            rel = self.kb._inferred_relation(atom.predicate)
+            if rel is not None and any(isinstance(a, ast.Const) for a in atom.args) and all(
+                    isinstance(a, (ast.Var, ast.Const)) for a in atom.args):
+                # a sparse result with constants: read the slice they fix, not the whole table
+                from .ground_program import sliced_table
+
+                fixed = {pos: index_of(pos, a) for pos, a in enumerate(atom.args)
+                         if isinstance(a, ast.Const)}
+                table = self.kb._placed(sliced_table(rel, fixed, self.kb.dtype_name))
+                free = tuple(a for a in atom.args if isinstance(a, ast.Var))
+                return select(table, free, scope, index_of)
             table = self.kb._truth_table(atom.predicate, atom.span)
-            return select(
-                table,
-                atom.args,
-                scope,
-                lambda pos, c: self.const_index(c, info.arg_types[pos]),
-            )
+            return select(table, atom.args, scope, index_of)
         return self.neural_truth(atom, info, scope)
 
     def neural_truth(self, atom, info, scope):

@@ -627,6 +627,15 @@ class KnowledgeBase(CompiledRules, Module):
                     "neural", "extern") or (table is not None and table.requires_grad)
         return depends, tensors
 
+    def _inferred_relation(self, name):
+        """The relation the sparse engine inferred for ``name`` (None: a dense table, or not
+        a derived predicate)."""
+        if self.signature.predicates[name].kind != "derived":
+            return None
+        self._ensure_inferred(name)
+        table = self._inferred.get(name)
+        return table if isinstance(table, Relation) else None
+
     def _truth_table(self, name, span):
         self._ensure_inferred(name)
         if name in self._inferred:

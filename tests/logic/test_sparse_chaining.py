@@ -298,3 +298,36 @@ def test_scatter_into_a_dense_table_gradcheck():
     table = Scatter.apply(x, keys, (2, 3)).detach().numpy()
     np.testing.assert_array_equal(table, [[0.7, 0, 0], [0.4, 0, 0.2]])
     assert nesy.gradcheck(lambda t: Scatter.apply(t, keys, (2, 3)), x)
+
+
+def test_atoms_with_constants_read_slices_of_a_sparse_result_not_its_dense_table():
+    n = 400  # Path has n^2 = 160,000 possible atoms, above this budget for a dense table
+    text = TC.format(n=n)
+    edges = np.stack([np.arange(n - 1), np.arange(1, n)], axis=1)
+    small, big = loads(text, max_groundings=50_000), loads(text)
+    for kb in (small, big):
+        kb.add_facts("Edge", edges)
+        kb.infer(engine="sparse")
+    with pytest.raises(nesy.logic.RuleError, match="budget"):
+        small.truth("Path(x, y)")  # every atom: the dense table is needed
+    assert small.truth("Path(3, 9)").item() == 1.0
+    assert small.truth("Path(9, 3)").item() == 0.0
+    assert small.truth("Path(x, 7)").numpy().tolist() == [1.0] * 7 + [0.0] * (n - 7)
+    assert str(small.explain("Path(3, 9)", k=2)) == str(big.explain("Path(3, 9)", k=2))
+    assert small.explain("Path(3, 9)").truth == 1.0
+
+
+def test_a_slice_of_a_sparse_result_carries_gradients():
+    # Path has 9 possible atoms, above this budget: Path(x, c) is read as a slice of 3
+    kb = loads(CYCLIC, semantics="product", dtype="float64", max_groundings=5)
+    rng = np.random.default_rng(0)
+    edge = nesy.tensor(rng.uniform(0.1, 0.5, (3, 3)), dtype=nesy.float64, requires_grad=True)
+
+    def path(e):
+        kb.set_truths("Edge", e)
+        assert kb.infer(engine="sparse", tol=1e-15).converged
+        return kb.truth("Path(x, c)")
+
+    assert nesy.gradcheck(path, edge)
+    with pytest.raises(nesy.logic.RuleError, match="budget"):
+        kb.truth("Path(x, y)")
