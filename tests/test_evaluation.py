@@ -1,6 +1,7 @@
 """The engine behind ``nesy eval``: cases, the template, per-case copies, results, resume."""
 
 import json
+import os
 import pickle
 import random
 
@@ -390,3 +391,22 @@ def test_fork_deep_copies_attributes_it_does_not_know(template):
         assert copy.models is not kb.models and copy.embeddings is kb.embeddings
     finally:
         del kb.notes
+
+
+def test_a_journal_is_refused_when_a_data_file_the_rules_name_changed(tmp_path):
+    # the rows so far were computed from the old features: resuming would mix two datasets
+    rules = tmp_path / "items.nesy"
+    rules.write_text('domain Item.\nfeatures Item = "items.npy".\n'
+                     "predicate Cheap(Item) = mlp(hidden = [3]).\nquery cheap: Cheap(x).\n")
+    np.save(tmp_path / "items.npy", np.zeros((3, 2), np.float32))
+    cases = write_cases(tmp_path / "cases.jsonl", [{}] * 4)
+    out = str(tmp_path / "out.jsonl")
+    interrupted(ev.Template.load(rules), cases, out, 2, chunk_size=1)
+    same = ev.Template.load(rules)
+    assert os.path.abspath(tmp_path / "items.npy") in same.kb.data_files
+    np.save(tmp_path / "items.npy", np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError, match="comes from a run with other rules"):
+        ev.Run(ev.Template.load(rules), cases, out, resume=True).run()
+    np.save(tmp_path / "items.npy", np.zeros((3, 2), np.float32))  # as it was: resumable
+    summary = ev.Run(ev.Template.load(rules), cases, out, resume=True).run()
+    assert summary.reused == 2 and summary.ok == 4

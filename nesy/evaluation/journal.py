@@ -37,8 +37,9 @@ class Journal:
         except ValueError:
             header = {}
         if header.get("fingerprint") != self.fingerprint:
-            raise ValueError(f"{self.path} comes from a run with other rules, checkpoint, "
-                             "--query or --seed; delete it or run without --resume")
+            raise ValueError(f"{self.path} comes from a run with other rules, data files, "
+                             "checkpoint, --query or --seed; delete it or run without "
+                             "--resume")
         offset = len(lines[0]) + 1
         for number, line in enumerate(lines[1:], 2):
             try:

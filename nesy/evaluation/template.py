@@ -133,6 +133,9 @@ class Template:
             h.update(key.encode() + self.state[key].tobytes())
         h.update(json.dumps([queries or [], self.seed, str(self.semantics),
                              self.rule_columns]).encode())
+        for path in sorted(self._kb.data_files):  # features, tables, weights the rules name
+            h.update(path.encode() + b"\0")
+            _hash_file(h, path)
         return h.hexdigest()[:32]
 
 
@@ -151,6 +154,17 @@ def read_checkpoint(path):
         return data, None
     raise ValueError(f"{path} holds no knowledge-base state (a state dict, or one under "
                      "'model' as nesy train --checkpoint writes)")
+
+
+def _hash_file(h, path):
+    """Feed a file's bytes to ``h`` (a missing file hashes as a marker: loading fails later
+    with its own message)."""
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        h.update(b"\0missing")
 
 
 def _array(value):

@@ -105,6 +105,7 @@ class KnowledgeBase(CompiledRules, Module):
         self._sparse_facts = {}  # predicate -> [(rows (n, arity) int64, degrees)], large domains
         self._callables = {}
         self._classes = {}
+        self.data_files = set()  # absolute paths of the data files the rule files named
         self.embeddings = Module()
         self.models = Module()
         self.learned_confidences = Module()  # logits of the ``t(...) ::`` Horn rules
@@ -122,10 +123,14 @@ class KnowledgeBase(CompiledRules, Module):
     # --- construction ------------------------------------------------------------------
 
     def _data_path(self, relative, span):
-        """A data file named in a rule file, relative to that file's folder."""
+        """A data file named in a rule file, relative to that file's folder (recorded in
+        ``data_files``: a resumed evaluation checks they are unchanged)."""
         if os.path.isfile(span.filename):
-            return os.path.join(os.path.dirname(os.path.abspath(span.filename)), relative)
-        return os.path.join(self.base_dir, relative)
+            path = os.path.join(os.path.dirname(os.path.abspath(span.filename)), relative)
+        else:
+            path = os.path.join(self.base_dir, relative)
+        self.data_files.add(os.path.abspath(path))
+        return path
 
     def _init_domains(self):
         import nesy
