@@ -272,16 +272,11 @@ class Relation:
             lo = np.searchsorted(b, probe, side="left")
             counts = np.searchsorted(b, probe, side="right") - lo
             order = a
-        starts = np.zeros(len(probe), dtype=np.int64)
-        if len(probe) > 1:
-            np.cumsum(counts[:-1], out=starts[1:])
-        total = int(starts[-1] + counts[-1]) if len(probe) else 0
-        left = np.empty(total, dtype=np.int64)
-        right = np.empty(total, dtype=np.int64)
+        starts, left, right = _expansion(counts)
         if kind == "csr":
             self.K.csr_expand(probe, lo, order, starts, left, right)
         else:
-            left, right = self.K.expand(lo, counts, total, order)
+            left, right = self.K.expand(lo, counts, len(left), order)
         return left, right
 
     def _scan_width(self, positions, probes):
@@ -304,12 +299,7 @@ class Relation:
         slots = self._index()
         counts = np.empty(len(probe), dtype=np.int64)
         self.K.scan_counts(probe, slots, width, counts)
-        starts = np.zeros(len(probe), dtype=np.int64)
-        if len(probe) > 1:
-            np.cumsum(counts[:-1], out=starts[1:])
-        total = int(starts[-1] + counts[-1]) if len(probe) else 0
-        left = np.empty(total, dtype=np.int64)
-        right = np.empty(total, dtype=np.int64)
+        starts, left, right = _expansion(counts)
         self.K.scan_expand(probe, slots, width, starts, left, right)
         return left, right
 
@@ -342,3 +332,13 @@ class Relation:
         rel = cls(table.shape, capacity=len(keys), dtype=dtype)
         rel.merge(keys.astype(np.int64), flat[keys])
         return rel
+
+
+def _expansion(counts):
+    """``(starts, left, right)`` for a join expansion: where each probe's matches begin, and
+    the (probe, row) output arrays, one entry per match."""
+    starts = np.zeros(len(counts), dtype=np.int64)
+    if len(counts) > 1:
+        np.cumsum(counts[:-1], out=starts[1:])
+    total = int(starts[-1] + counts[-1]) if len(counts) else 0
+    return starts, np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64)
