@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import random
+import shutil
 
 import numpy as np
 import pytest
@@ -409,4 +410,20 @@ def test_a_journal_is_refused_when_a_data_file_the_rules_name_changed(tmp_path):
         ev.Run(ev.Template.load(rules), cases, out, resume=True).run()
     np.save(tmp_path / "items.npy", np.zeros((3, 2), np.float32))  # as it was: resumable
     summary = ev.Run(ev.Template.load(rules), cases, out, resume=True).run()
+    assert summary.reused == 2 and summary.ok == 4
+
+
+def test_an_interrupted_run_resumes_in_a_moved_copy_of_its_folder(tmp_path):
+    first, moved = tmp_path / "first", tmp_path / "moved"
+    first.mkdir()
+    (first / "items.nesy").write_text('domain Item.\nfeatures Item = "items.npy".\n'
+                                      "predicate Cheap(Item) = mlp(hidden = [3]).\n"
+                                      "query cheap: Cheap(x).\n")
+    np.save(first / "items.npy", np.zeros((3, 2), np.float32))
+    write_cases(first / "cases.jsonl", [{}] * 4)
+    interrupted(ev.Template.load(first / "items.nesy"), str(first / "cases.jsonl"),
+                str(first / "out.jsonl"), 2, chunk_size=1)
+    shutil.copytree(first, moved)
+    summary = ev.Run(ev.Template.load(moved / "items.nesy"), str(moved / "cases.jsonl"),
+                     str(moved / "out.jsonl"), resume=True).run()
     assert summary.reused == 2 and summary.ok == 4

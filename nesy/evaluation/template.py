@@ -127,14 +127,16 @@ class Template:
 
     def _fingerprint(self, queries):
         h = hashlib.sha256()
-        for name, text in self.program.sources:
+        base = self.base_dir or os.getcwd()
+        for name, text in self.program.sources:  # paths relative: a moved project resumes
+            name = os.path.relpath(name, base) if os.path.isabs(name) else name
             h.update(f"{name}\0{text}\0".encode())
         for key in sorted(self.state):
             h.update(key.encode() + self.state[key].tobytes())
         h.update(json.dumps([queries or [], self.seed, str(self.semantics),
                              self.rule_columns]).encode())
-        for path in sorted(self._kb.data_files):  # features, tables, weights the rules name
-            h.update(path.encode() + b"\0")
+        for path in sorted(self._kb.data_files):  # the data files the rules name, by content
+            h.update(os.path.relpath(path, base).encode() + b"\0")
             _hash_file(h, path)
         return h.hexdigest()[:32]
 

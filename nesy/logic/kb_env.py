@@ -50,15 +50,18 @@ class KBEnvironment:
             def index_of(pos, c):
                 return self.const_index(c, info.arg_types[pos])
 
-            rel = self.kb._inferred_relation(atom.predicate)
-            if rel is not None and any(isinstance(a, ast.Const) for a in atom.args) and all(
-                    isinstance(a, (ast.Var, ast.Const)) for a in atom.args):
+            sliceable = any(isinstance(a, ast.Const) for a in atom.args) and all(
+                isinstance(a, (ast.Var, ast.Const)) for a in atom.args)
+            rel = self.kb._inferred_relation(atom.predicate) if sliceable else None
+            if rel is not None:
                 # a sparse result with constants: read the slice they fix, not the whole table
                 from .ground_program import sliced_table
 
                 fixed = {pos: index_of(pos, a) for pos, a in enumerate(atom.args)
                          if isinstance(a, ast.Const)}
-                table = self.kb._placed(sliced_table(rel, fixed, self.kb.dtype_name))
+                table = sliced_table(rel, fixed, self.kb.dtype_name)
+                if table.device != self.kb._device:  # a new tensor each read: not cached
+                    table = table.to(self.kb._device)
                 free = tuple(a for a in atom.args if isinstance(a, ast.Var))
                 return select(table, free, scope, index_of)
             table = self.kb._truth_table(atom.predicate, atom.span)

@@ -18,6 +18,8 @@ Imported only by the sparse engine, so ``import nesy`` does not load Numba.
 
 from __future__ import annotations
 
+import types
+
 import numba
 import numpy as np
 
@@ -161,8 +163,6 @@ class _Twin:
     rounds over small deltas call these thousands of times."""
 
     def __init__(self, fn, size_arg):
-        import types
-
         self.parallel = numba.njit(**PJIT)(fn)
         twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial")
         twin.__qualname__ = fn.__qualname__ + "_serial"  # its own Numba cache entry

@@ -7,9 +7,11 @@ key to row (``relation_kernels``). Memory grows with the number of atoms, not wi
 ``n_1 ... n_k`` groundings; the index is a direct table while the key space is at most
 ``DIRECT_LIMIT`` slots (4 bytes each), a hash table otherwise.
 
-Joins probe a relation on some of its argument positions: ``probe_index(positions)`` sorts
-the rows by the sub-key of those positions once per version of the relation, and
-``matches`` finds, for each probe, the rows with that sub-key by binary search.
+Joins probe a relation on some of its argument positions: ``probe_index(positions)`` groups
+the rows by the sub-key of those positions once per version of the relation (CSR buckets, or
+sorted for binary search), and ``matches`` finds, for each probe, the rows with that sub-key;
+a relation that grows every round is probed on leading positions by scanning their key range
+in the direct index instead (``_scan_width``).
 
 >>> r = Relation((3, 3))
 >>> r.merge(r.encode([np.array([0, 1]), np.array([1, 2])]), np.array([1.0, 0.5]))
@@ -56,6 +58,7 @@ class Relation:
         self.dense = None  # the dense table, once ``ground_program.dense_table`` built it
         self.round = 1
         self._probes = {}
+        self._sorted = None  # (version, sorted order, sorted keys) for ``rows_of``
         if space <= DIRECT_LIMIT:
             self.bits = 0
             self.hkeys = np.empty(1, dtype=np.int64)
@@ -109,11 +112,27 @@ class Relation:
         return self.slots
 
     def rows_of(self, keys):
-        """The row of each key, -1 where the atom is absent."""
+        """The row of each key, -1 where the atom is absent. A direct index mostly empty
+        and not built yet is not built for this: the keys are found by binary search in
+        the sorted keys instead (kept per version)."""
+        keys = np.ascontiguousarray(keys, np.int64)
+        if self.bits == 0 and self.slots is None and self.space > SLOTS_PER_ATOM * self.n:
+            order, ordered = self._sorted_keys()
+            at = np.minimum(np.searchsorted(ordered, keys), max(len(ordered) - 1, 0))
+            if not len(ordered):
+                return np.full(len(keys), -1, dtype=np.int64)
+            return np.where(ordered[at] == keys, order[at], -1)
         out = np.empty(len(keys), dtype=np.int64)
-        self.K.lookup(self.hkeys, self._index(), self.bits,
-                      np.ascontiguousarray(keys, np.int64), out)
+        self.K.lookup(self.hkeys, self._index(), self.bits, keys, out)
         return out
+
+    def _sorted_keys(self):
+        cached = self._sorted
+        if cached is None or cached[0] != (self.version, self.n):
+            order = np.argsort(self.current_keys, kind="stable")
+            cached = self._sorted = ((self.version, self.n), order,
+                                     self.current_keys[order].astype(np.int64))
+        return cached[1], cached[2]
 
     def truth_of(self, keys):
         """The truth of each atom (0 where absent)."""
@@ -215,6 +234,7 @@ class Relation:
             value = getattr(self, name)
             setattr(new, name, None if value is None else value.copy())
         new._probes = {}
+        new._sorted = None
         new.dense = None
         return new
 

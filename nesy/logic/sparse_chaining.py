@@ -617,7 +617,7 @@ class SparseEngine:
         changed = {p: [] for p in group}
         for plan in plans:  # round 1: everything
             self._merge(plan, self.evaluate(plan), changed)
-        delta = _collect(self.relations, changed)
+        delta = collect_deltas(self.relations, changed)
         if not any(plan.recursive_atoms(group) for plan in plans):
             return 1, 0
         floors = self.floors()
@@ -649,7 +649,7 @@ class SparseEngine:
                     for start in range(0, len(rows) if rows is not None else 0, CHUNK):
                         cand = self.evaluate(plan, i, rows[start:start + CHUNK])
                         self._merge(plan, cand, changed)
-            delta = _collect(self.relations, changed)
+            delta = collect_deltas(self.relations, changed)
         pending = sum(len(d) for d in delta.values()) + sum(
             len(r) for h in held.values() for rs in h.values() for r in rs)
         return rounds, pending
@@ -696,7 +696,7 @@ class SparseEngine:
             changed[plan.head.predicate].append(rel.delta)
 
 
-def _collect(relations, changed):
+def collect_deltas(relations, changed):
     """This round's delta of each predicate (rows listed once, ``Relation.begin_round``),
     and a new round begun."""
     out = {}

@@ -11,7 +11,8 @@ truths ``t_1 > t_2 > ...`` finds every atom at its final truth: at ``t_k`` the i
 truth ``t_k`` (facts, rows of lower strata, rules of confidence ``t_k``) join the crisp
 relations, crisp semi-naive rounds run from them until nothing is new, and the atoms that
 appeared take truth ``t_k``. Every candidate is crisp, so it costs one look into a bitmap
-(``Relation.merge`` on all-1 truths), and no atom is propagated twice. The rows a level
+(``Relation.merge`` on all-1 truths, for a directly indexed relation), and no atom is
+propagated twice. The rows a level
 appends are contiguous in each relation, so the truths are written once at the end.
 
 A delta of a lower-stratum relation probes the growing derived relations on the leading
@@ -19,20 +20,22 @@ argument positions, which ``Relation.matches`` serves by scanning key ranges of 
 index instead of re-sorting a relation that changes every round.
 
 The engine uses this when it applies: a Goedel ``and``/``or``, no gradient needed, no negated
-literal over a fuzzy relation (``not A`` with fuzzy ``A`` does not grow as ``t`` falls, as a
-crisp filter must), and at most ``MAX_LEVELS`` distinct input truths (each level costs a few
-rounds); otherwise the delta levels of ``SparseEngine.semi_naive``.
+literal over a fuzzy relation (``not A`` with fuzzy ``A`` would need its own deltas as ``t``
+falls), at most ``MAX_LEVELS`` distinct input truths (each level costs a few rounds), and no
+``max_iters`` (its rounds run per threshold, so a round limit would cut differently from the
+other engines); otherwise the delta levels of ``SparseEngine.semi_naive``.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
 from . import ast
 from .relations import Relation
-from .sparse_chaining import CHUNK, ONES, _collect
+from .sparse_chaining import CHUNK, ONES, collect_deltas
 
 MAX_LEVELS = 256
 
@@ -52,7 +55,7 @@ class ThresholdClosure:
 
     def applies(self):
         eng = self.engine
-        if eng.sem.and_op != "min" or eng.sem.or_op != "max":
+        if eng.sem.and_op != "min" or eng.sem.or_op != "max" or eng.max_iters != math.inf:
             return False
         for plan in self.plans:
             for lit in plan.literals:
@@ -74,36 +77,35 @@ class ThresholdClosure:
     # --- the closure ----------------------------------------------------------------------
 
     def run(self):
-        """(rounds, atoms still pending when ``max_iters`` stopped it)."""
+        """(rounds, 0): the closure always runs to the fixpoint (``applies`` needs no round
+        limit). A stratum without recursion counts one round, as in ``semi_naive``."""
         eng = self.engine
         levels = self.levels()
         saved = {p: eng.relations[p] for p in self.inputs}
         sources = {p: _by_truth(saved[p]) for p in self.inputs}
         sources.update({p: _by_truth(eng.facts[p]) for p in self.group})
-        for p in self.inputs:  # the inputs at truth >= t, as crisp relations
-            eng.relations[p] = Relation(saved[p].sizes, len(saved[p]))
-        for p in self.group:
-            facts = eng.facts[p]
-            eng.relations[p] = Relation(facts.sizes, len(facts), facts.truth.dtype)
+        recursive = any(plan.recursive_atoms(self.group) for plan in self.plans)
         starts = {p: [] for p in self.group}
-        pending = 0
         try:
+            for p in self.inputs:  # the inputs at truth >= t, as crisp relations
+                eng.relations[p] = Relation(saved[p].sizes, len(saved[p]))
+            for p in self.group:
+                facts = eng.facts[p]
+                eng.relations[p] = Relation(facts.sizes, len(facts), facts.truth.dtype)
             for t in levels:
                 for p in self.group:
                     starts[p].append(eng.relations[p].n)
-                pending = self.level(t, sources)
-                if pending:
-                    break
+                self.level(t, self.release(t, sources), recursive)
         finally:
             for p, rel in saved.items():
                 eng.relations[p] = rel
         for p in self.group:
             self.assign(eng.relations[p], starts[p], levels)
-        return self.rounds, pending
+        return (self.rounds if recursive else 1), 0
 
-    def level(self, t, sources):
-        """Crisp semi-naive rounds at threshold ``t``; the atoms still pending when
-        ``max_iters`` rounds (over all levels) cut it off, else 0."""
+    def release(self, t, sources):
+        """Add the inputs and facts of truth ``t`` (the next ones down) to the crisp
+        relations; the rows each one gained."""
         eng = self.engine
         delta = {}
         for p, (keys, truth, done) in sources.items():
@@ -114,33 +116,35 @@ class ThresholdClosure:
             if len(new) and rel.merge(new, ONES(len(new))):
                 delta[p] = rel.delta
             rel.begin_round()
-        active = [_at_one(plan) for plan in self.plans if plan.confidence >= t]
-        changed = {p: [] for p in self.group}
-        for plan, original in zip(active, [p for p in self.plans if p.confidence >= t]):
-            if original.confidence == t:  # the rule starts to apply: all its groundings
-                eng._merge(plan, eng.evaluate(plan), changed)
-                continue
-            for i in plan.positive:
-                self.drive(plan, i, delta.get(plan.literals[i].predicate), changed)
-        self.rounds += 1
-        delta = _begin(eng, changed)
-        while any(len(d) for d in delta.values()):
-            if self.rounds >= eng.max_iters:
-                return sum(len(d) for d in delta.values())
+        return delta
+
+    def level(self, t, delta, recursive):
+        """Crisp semi-naive rounds at threshold ``t`` from the rows ``release`` added."""
+        eng = self.engine
+        originals = [plan for plan in self.plans if plan.confidence >= t]
+        active = [_at_one(plan) for plan in originals]
+        first, current = True, delta
+        starting = any(plan.confidence == t for plan in originals)
+        while (first and starting) or any(len(d) for d in current.values()):
             self.rounds += 1
             changed = {p: [] for p in self.group}
-            for plan in active:
-                for i in plan.recursive_atoms(self.group):
-                    self.drive(plan, i, delta.get(plan.literals[i].predicate), changed)
-            delta = _begin(eng, changed)
-        return 0
+            for plan, original in zip(active, originals):
+                if first and original.confidence == t:  # it starts to apply: all groundings
+                    eng._merge(plan, eng.evaluate(plan), changed)
+                    continue
+                drivers = plan.positive if first else plan.recursive_atoms(self.group)
+                for i in drivers:
+                    self.drive(plan, i, current.get(plan.literals[i].predicate), changed)
+            current = collect_deltas(eng.relations, changed)
+            first = False
+            if not recursive:
+                break
 
     def drive(self, plan, i, rows, changed):
         """Candidates of ``plan`` with literal ``i`` restricted to ``rows`` (in chunks)."""
         if rows is None:
             return
         eng = self.engine
-
         for start in range(0, len(rows), CHUNK):
             eng._merge(plan, eng.evaluate(plan, i, rows[start:start + CHUNK]), changed)
 
@@ -167,6 +171,3 @@ def _at_one(plan):
     out.confidence = 1.0
     return out
 
-
-def _begin(engine, changed):
-    return _collect(engine.relations, changed)

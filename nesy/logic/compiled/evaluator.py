@@ -92,6 +92,8 @@ class CompiledFormula:
             return self.plan_of, None
         hit = self._twins.get(id(formula))
         if hit is None or hit[0] is not formula:
+            if formula != self.formula:  # equal up to spans, or the walks do not pair up
+                raise ValueError(f"{formula} is not the formula compiled: {self.formula}")
             pairs = list(zip(ast.walk(self.formula), ast.walk(formula)))
             plan_of = {id(theirs): self.plan_of[id(mine)] for mine, theirs in pairs
                        if id(mine) in self.plan_of}
