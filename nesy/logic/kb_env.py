@@ -53,8 +53,11 @@ class KBEnvironment:
             sliceable = any(isinstance(a, ast.Const) for a in atom.args) and all(
                 isinstance(a, (ast.Var, ast.Const)) for a in atom.args)
             rel = self.kb._inferred_relation(atom.predicate) if sliceable else None
+            if sliceable and rel is None:
+                rel = self.kb._sparse_fact_relation(atom.predicate, atom.span)
             if rel is not None:
-                # a sparse result with constants: read the slice they fix, not the whole table
+                # sparse atoms (a result, or facts over large domains) with constants: read
+                # the slice the constants fix, not the whole table
                 from .ground_program import sliced_table
 
                 fixed = {pos: index_of(pos, a) for pos, a in enumerate(atom.args)

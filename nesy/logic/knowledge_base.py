@@ -632,6 +632,18 @@ class KnowledgeBase(CompiledRules, Module):
                     "neural", "extern") or (table is not None and table.requires_grad)
         return depends, tensors
 
+    def _sparse_fact_relation(self, name, span):
+        """The relation of a table predicate whose facts are kept as rows (large domains,
+        no dense table yet), or None; built once until facts are added."""
+        chunks = self._sparse_facts.get(name)
+        if not chunks or name in self._tables:
+            return None
+        cache = self.__dict__.setdefault("_fact_relations", {})
+        hit = cache.get(name)
+        if hit is None or hit[0] is not chunks or hit[1] != len(chunks):
+            hit = cache[name] = (chunks, len(chunks), self._fact_relation(name, span))
+        return hit[2]
+
     def _inferred_relation(self, name):
         """The relation the sparse engine inferred for ``name`` (None: a dense table, or not
         a derived predicate)."""

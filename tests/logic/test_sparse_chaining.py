@@ -320,3 +320,19 @@ def test_atoms_with_constants_read_slices_of_a_sparse_result_not_its_dense_table
     assert small.truth("Path(x, 7)").numpy().tolist() == [1.0] * 7 + [0.0] * (n - 7)
     assert str(small.explain("Path(3, 9)", k=2)) == str(big.explain("Path(3, 9)", k=2))
     assert small.explain("Path(3, 9)").truth == 1.0
+
+
+def test_facts_over_large_domains_are_read_by_slices_too():
+    n = 3000  # Edge has 9e6 possible atoms: its facts stay rows (above SPARSE_FACTS_ABOVE)
+    kb = loads("semantics godel.\n" + TC.format(n=n))
+    kb.add_facts("Edge", np.stack([np.arange(n - 1), np.arange(1, n)], axis=1),
+                 np.linspace(0.1, 1.0, n - 1))
+    kb.infer(engine="sparse")
+    row = kb.truth("Edge(5, y)").numpy()
+    assert row.shape == (n,) and np.flatnonzero(row).tolist() == [6]
+    assert row[6] == pytest.approx(np.linspace(0.1, 1.0, n - 1)[5])
+    tree = kb.explain("Path(5, 8)")
+    assert tree.truth == pytest.approx(np.linspace(0.1, 1.0, n - 1)[5:8].min())
+    kb.add_facts("Edge", np.array([[5, 7]]))  # a new fact is seen by the next read
+    assert kb.truth("Edge(5, 7)").item() == 1.0
+    assert "Edge" not in kb._tables  # no 9e6-value dense table was built for any of this
