@@ -195,6 +195,10 @@ class SparseEngine:
         self.indicators = {}
         self.facts = {}  # derived predicate -> the relation of its facts
         self.tensors = {}  # predicate -> truths of its relation's rows, with gradients
+        # the threshold closure's stand-ins (``thresholds.py``): a name for a relation under
+        # another predicate's arguments, and the relation a negation reads instead
+        self.aliases = {}
+        self.negated_from = {}
 
     # --- relations ------------------------------------------------------------------------
 
@@ -217,6 +221,9 @@ class SparseEngine:
             view = (rel, rel.indicator())
             self.indicators[predicate] = view
         return view[1]
+
+    def arg_types(self, predicate):
+        return self.kb.signature.predicates[self.aliases.get(predicate, predicate)].arg_types
 
     # --- one rule -------------------------------------------------------------------------
 
@@ -312,7 +319,7 @@ class SparseEngine:
         """Join literal ``i`` (an atom) into the bindings ``b`` on the variables it shares."""
         atom = plan.literals[i]
         rel = self.joined(atom.predicate, atom.span)
-        types = self.kb.signature.predicates[atom.predicate].arg_types
+        types = self.arg_types(atom.predicate)
         positions, probe = [], []
         for pos, arg in enumerate(atom.args):
             if isinstance(arg, ast.Var) and arg.name in b.columns:
@@ -358,7 +365,7 @@ class SparseEngine:
         variables filter. Positions in ``matched`` are equal by the join already; a variable
         used nowhere ``after`` (and once here) is not decoded."""
         atom = plan.literals[i]
-        types = self.kb.signature.predicates[atom.predicate].arg_types
+        types = self.arg_types(atom.predicate)
         names = [a.name for a in atom.args if isinstance(a, ast.Var)]
         keep = None
         for pos, arg in enumerate(atom.args):
@@ -394,8 +401,10 @@ class SparseEngine:
                     b.rows[i] = np.full(len(b), -1, dtype=np.int64)
                 continue
             atom = lit.operand
-            rel = self.relation(atom.predicate, atom.span)
-            types = self.kb.signature.predicates[atom.predicate].arg_types
+            rel = self.negated_from.get(atom.predicate)
+            if rel is None:
+                rel = self.relation(atom.predicate, atom.span)
+            types = self.arg_types(atom.predicate)
             cols = [b.columns[a.name] if isinstance(a, ast.Var)
                     else np.full(len(b), self.env.const_index(a, types[p]), np.int64)
                     for p, a in enumerate(atom.args)]

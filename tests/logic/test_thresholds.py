@@ -122,6 +122,32 @@ def test_the_random_programs_take_the_threshold_closure(runs):
         sparse(nesy_text(positive(generate(1000 + seed, fuzzy=True, n_constants=(4, 6),
                                            n_vars=3)), "godel"))
     assert len(runs) == len(FUZZY_SEEDS)  # one stratum each, without negation
+    runs.clear()
+    for seed in FUZZY_SEEDS:  # with negation, of fuzzy relations too: several strata each
+        sparse(nesy_text(generate(1000 + seed, fuzzy=True, n_constants=(4, 6), n_vars=3),
+                         "godel"))
+    assert len(runs) >= 2 * len(FUZZY_SEEDS), len(runs)
+
+
+def test_a_negated_fuzzy_relation_is_an_input_of_truth_one_minus_it(runs):
+    text = """semantics godel. domain N size 3. predicate E(N). predicate B(N).
+        0.9 :: E(0). 0.7 :: E(1). 0.4 :: E(2).
+        0.3 :: B(0). 0.8 :: B(1).
+        P(x) :- E(x), not B(x).
+        Q(x) :- B(x), not E(x).
+        R(x) :- not P(x), E(x).
+    """
+    kb = sparse(text)
+    assert runs
+    # P = min(E, 1 - B); Q = min(B, 1 - E), B read positively and E negated in one stratum;
+    # R a stratum up, negating the derived P; P(1) = 0.2 comes only from not B(1) passing
+    expected = {"P": [0.7, 0.2, 0.4], "Q": [0.1, 0.3, 0.0], "R": [0.3, 0.7, 0.4]}
+    dense = loads(text, dtype="float64")
+    dense.infer(engine="dense")
+    for p, values in expected.items():
+        got = [kb.truth(f"{p}({i})").item() for i in range(3)]
+        assert got == pytest.approx(values, abs=1e-12), p
+        assert got == pytest.approx([dense.truth(f"{p}({i})").item() for i in range(3)])
 
 
 def test_thresholds_and_delta_levels_agree_on_a_larger_graph(monkeypatch):
