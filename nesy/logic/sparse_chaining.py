@@ -459,10 +459,11 @@ class SparseEngine:
                 span = next(pl.head.span for pl in plans if pl.head.predicate == p)
                 self.facts[p] = self.kb._fact_relation(p, span)
                 self.relations[p] = self.facts[p].copy()
-            if not self.needs_grad(plans) and (self.sem.or_op == "max" or self.crisp(plans)):
-                by_thresholds = ThresholdClosure(self, group, plans)
-                if not self.crisp(plans) and by_thresholds.applies():
-                    rounds, pending = by_thresholds.run()
+            crisp = self.crisp(plans)
+            if not self.needs_grad(plans) and (self.sem.or_op == "max" or crisp):
+                closure = None if crisp else ThresholdClosure(self, group, plans)
+                if closure is not None and closure.applies():
+                    rounds, pending = closure.run()
                 else:
                     rounds, pending = self.semi_naive(group, plans)
                 change = float(pending)

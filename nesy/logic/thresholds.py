@@ -34,6 +34,7 @@ and a negation with ``not(0) = 1``; otherwise the delta levels of
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from dataclasses import replace
 
@@ -69,8 +70,9 @@ class ThresholdClosure:
             return False
         if self.fuzzy_negated and float(np.asarray(eng.not_(np.zeros(1)))[0]) != 1.0:
             return False  # absent atoms would not pass at every threshold
-        return 0 < len(self.levels()) <= MAX_LEVELS
+        return 0 < len(self.levels) <= MAX_LEVELS
 
+    @functools.cached_property
     def levels(self):
         """The distinct positive input truths, descending."""
         eng = self.engine
@@ -92,7 +94,7 @@ class ThresholdClosure:
         """(rounds, 0): the closure always runs to the fixpoint (``applies`` needs no round
         limit). A stratum without recursion counts one round, as in ``semi_naive``."""
         eng = self.engine
-        levels = self.levels()
+        levels = self.levels
         saved = {p: eng.relations[p] for p in self.inputs}
         sources = {p: _by_truth(saved[p]) for p in self.inputs}
         sources.update({p: _by_truth(eng.facts[p]) for p in self.group})

@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 import nesy
+from nesy.tensor.backends import get_backend
 from nesy.tensor.function import Function
 
 from .codegen import cell_axes, is_sum, kernel_name
@@ -128,7 +129,9 @@ class HostArrays:
         kernel(*args)
 
     def gradient(self, grad, shape, dtype):
-        return nesy.tensor(_unbroadcast(grad, shape).astype(dtype), dtype=dtype)
+        """A float64 gradient table summed back to the input's ``shape``, as a tensor."""
+        grad = get_backend("cpu").sum_to_shape(grad, tuple(shape), "compiled quantifier")
+        return nesy.tensor(grad.astype(dtype), dtype=dtype)
 
 
 def finalize(plan, acc):
@@ -231,16 +234,3 @@ def _array(tensor, shape):
         a = np.broadcast_to(a.reshape((1,) * (len(shape) - a.ndim) + a.shape), shape)
     a = np.ascontiguousarray(a)
     return a.reshape(1) if a.ndim == 0 else a
-
-
-def _unbroadcast(grad, shape):
-    """``grad`` summed back to ``shape`` (an input that was broadcast into the loop)."""
-    grad = np.asarray(grad)
-    if grad.shape == (1,) and shape == ():
-        return grad.reshape(())
-    if grad.shape == tuple(shape):
-        return grad
-    lead = grad.ndim - len(shape)
-    grad = grad.sum(axis=tuple(range(lead))) if lead > 0 else grad
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)

@@ -34,48 +34,31 @@ from .plan import index_code
 VERSION = 2  # part of every cache key: bump when the generated code changes meaning
 
 
+def _binary(template):
+    """A printer method for a two-argument helper: ``template`` with ``{a}``, ``{b}``."""
+    def method(self, expr):
+        a, b = (self._print(arg) for arg in expr.args)
+        return template.format(a=a, b=b)
+
+    return method
+
+
 class KernelPrinter(PythonCodePrinter):
     """SymPy -> scalar Python for a kernel body (the non-smooth helpers inlined)."""
 
     def _print_Symbol(self, expr):
         return "EPS" if expr.name == "epsilon" else expr.name
 
-    def _two(self, expr):
-        return tuple(self._print(a) for a in expr.args)
-
     # min(a, b) and max(a, b) as Python defines them, spelled out: two-argument min/max do
     # not compile for numba.cuda from numba 0.66 on (numba issue 10753)
-    def _print_Min2(self, expr):
-        a, b = self._two(expr)
-        return f"({b} if {b} < {a} else {a})"
-
-    def _print_Max2(self, expr):
-        a, b = self._two(expr)
-        return f"({b} if {b} > {a} else {a})"
-
-    def _print_Share(self, expr):
-        a, b = self._two(expr)
-        return f"(1.0 if {a} > {b} else (0.5 if {a} == {b} else 0.0))"
-
-    def _print_Above(self, expr):
-        a, b = self._two(expr)
-        return f"(1.0 if {a} > {b} else 0.0)"
-
-    def _print_GodelImplies(self, expr):
-        a, b = self._two(expr)
-        return f"(1.0 if {a} <= {b} else {b})"
-
-    def _print_GoguenImplies(self, expr):
-        a, b = self._two(expr)
-        return f"(1.0 if {a} <= {b} else {b} / {a})"
-
-    def _print_GoguenDa(self, expr):
-        a, b = self._two(expr)
-        return f"(0.0 if {a} <= {b} else -{b} / ({a} * {a}))"
-
-    def _print_GoguenDb(self, expr):
-        a, b = self._two(expr)
-        return f"(0.0 if {a} <= {b} else 1.0 / {a})"
+    _print_Min2 = _binary("({b} if {b} < {a} else {a})")
+    _print_Max2 = _binary("({b} if {b} > {a} else {a})")
+    _print_Share = _binary("(1.0 if {a} > {b} else (0.5 if {a} == {b} else 0.0))")
+    _print_Above = _binary("(1.0 if {a} > {b} else 0.0)")
+    _print_GodelImplies = _binary("(1.0 if {a} <= {b} else {b})")
+    _print_GoguenImplies = _binary("(1.0 if {a} <= {b} else {b} / {a})")
+    _print_GoguenDa = _binary("(0.0 if {a} <= {b} else -{b} / ({a} * {a}))")
+    _print_GoguenDb = _binary("(0.0 if {a} <= {b} else 1.0 / {a})")
 
 
 _PRINTER = KernelPrinter({"standard": "python3"})

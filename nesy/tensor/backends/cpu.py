@@ -290,30 +290,40 @@ def _ravel(a):
     return np.ascontiguousarray(a).reshape(-1)
 
 
+def coalesce(shape, step_lists):
+    """Drop size-1 axes (their steps are arbitrary) and merge adjacent axes that every
+    operand walks contiguously: ``(shape, steps per operand)``, never empty. Shared with
+    the CUDA backend, which steps in elements where NumPy strides in bytes."""
+    keep = [i for i, n in enumerate(shape) if n != 1]
+    dims = [shape[i] for i in keep]
+    steps = [[s[i] for i in keep] for s in step_lists]
+    i = len(dims) - 1
+    while i > 0:
+        if all(s[i - 1] == s[i] * dims[i] for s in steps):
+            dims[i - 1] *= dims[i]
+            del dims[i]
+            for s in steps:
+                s[i - 1] = s[i]
+                del s[i]
+        i -= 1
+    if not dims:
+        return (1,), [(0,) for _ in step_lists]
+    return tuple(dims), [tuple(s) for s in steps]
+
+
 def _coalesce3(out, views):
     """Merge adjacent axes where every operand is laid out contiguously across them.
 
     Returns 3-D views of ``out`` and each operand, or None when more than 3 axes remain.
     """
     arrays = [out] + views
-    keep = [i for i, n in enumerate(out.shape) if n != 1]  # size-1 axes have arbitrary strides
-    shape = [out.shape[i] for i in keep]
-    strides = [[a.strides[i] for i in keep] for a in arrays]
-    i = len(shape) - 1
-    while i > 0:
-        if all(s[i - 1] == s[i] * shape[i] for s in strides):
-            shape[i - 1] *= shape[i]
-            del shape[i]
-            for s in strides:
-                s[i - 1] = s[i]
-                del s[i]
-        i -= 1
+    shape, strides = coalesce(out.shape, [a.strides for a in arrays])
     if len(shape) > 3:
         return None
     pad = 3 - len(shape)
-    shape = [1] * pad + shape
+    shape = [1] * pad + list(shape)
     as_strided = np.lib.stride_tricks.as_strided
     return [
-        as_strided(a, shape, [0] * pad + s, writeable=(k == 0))
+        as_strided(a, shape, [0] * pad + list(s), writeable=(k == 0))
         for k, (a, s) in enumerate(zip(arrays, strides))
     ]

@@ -18,7 +18,7 @@ from numba import cuda
 
 from .. import scalar
 from . import cuda_kernels as K
-from .cpu import CpuBackend
+from .cpu import CpuBackend, coalesce
 from .cuda_array import CudaArray, contiguous_steps
 from .cuda_indexing import basic_view, positions
 from .elementwise_numpy import TABLE
@@ -64,25 +64,6 @@ def broadcast_steps(x, shape):
             raise ValueError(f"operands could not be broadcast together: {x.shape} to "
                              f"{tuple(shape)}")
     return out
-
-
-def coalesce(shape, step_lists):
-    """Drop size-1 axes and merge axes every operand walks contiguously; never empty."""
-    keep = [i for i, n in enumerate(shape) if n != 1]
-    dims = [shape[i] for i in keep]
-    steps = [[s[i] for i in keep] for s in step_lists]
-    i = len(dims) - 1
-    while i > 0:
-        if all(s[i - 1] == s[i] * dims[i] for s in steps):
-            dims[i - 1] *= dims[i]
-            del dims[i]
-            for s in steps:
-                s[i - 1] = s[i]
-                del s[i]
-        i -= 1
-    if not dims:
-        return (1,), [(0,) for _ in step_lists]
-    return tuple(dims), [tuple(s) for s in steps]
 
 
 class CudaBackend:
